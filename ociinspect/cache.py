@@ -1,0 +1,451 @@
+"""An on-disk, content-addressed cache of blobs and manifests.
+
+Layout (the ``blobs/`` part is the OCI image-layout's, image-spec image-layout.md "blobs")::
+
+    <directory>/blobs/<algorithm>/<hex>        the exact bytes of a blob or manifest
+    <directory>/meta/<algorithm>/<hex>.json    {"mediaType": ...} for entries stored by put_manifest
+
+Keys are digests only. **Tags are never cached**: a tag is a mutable pointer, so a caller that
+starts from a tag must resolve it against the registry (a manifest HEAD is enough) and then ask
+the cache for the digest it got back. Passing a tag where a digest is expected raises
+:class:`~ociinspect.errors.InvalidDigestError`.
+
+Integrity:
+
+* Writes are verified before anything becomes visible: bytes are hashed (while streaming for
+  :meth:`BlobCache.put_stream`), written to a temporary file in the entry's own directory,
+  fsync'd and renamed over the entry with :func:`os.replace`. A mismatch raises
+  :class:`~ociinspect.errors.DigestMismatchError` and leaves no file behind, temporary or not.
+* Readers never see a partial file, and concurrent puts of one digest (threads or processes)
+  both succeed: the rename is atomic and both writers hold the same bytes.
+* Entries of at most ``verify_limit`` bytes (4 MiB by default: every manifest and config, small
+  layers) are re-hashed on every read. Larger entries are trusted on read: they were verified when
+  written; :meth:`BlobCache.verify` re-hashes one on demand. An entry found corrupted is deleted
+  and the read reports a miss.
+
+Eviction is least-recently-used: every read touches the entry's mtime, and when a put takes the
+cache over ``max_bytes`` the oldest entries are deleted (never the one just written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .digest import ALGORITHMS, Digest, Verifier
+from .models import ManifestInfo
+
+GIB = 1024**3
+#: Default bound of a cache's size on disk.
+DEFAULT_MAX_BYTES = 10 * GIB
+#: Entries up to this size are re-hashed on every read.
+DEFAULT_VERIFY_LIMIT = 4 * 1024**2
+#: Temporary files older than this are left over by a crashed writer and are removed by prune().
+STALE_TEMP_SECONDS = 24 * 3600
+_CHUNK = 1024**2
+_OFF = {"0", "off", "false", "no"}
+_ENTRY = re.compile(r"[a-f0-9]+")
+
+
+def default_cache_dir() -> Path:
+    """``$OCIINSPECT_CACHE_DIR``, else the platform's per-user cache directory for ociinspect.
+
+    Linux and others: ``$XDG_CACHE_HOME/ociinspect`` (an absolute value only, as the XDG base
+    directory spec says) or ``~/.cache/ociinspect``; macOS: ``~/Library/Caches/ociinspect``;
+    Windows: ``%LOCALAPPDATA%\\ociinspect\\Cache``. Written here rather than taken from
+    ``platformdirs``, which is not a dependency of ociinspect.
+    """
+    explicit = os.environ.get("OCIINSPECT_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA", "").strip()
+        base = Path(local) if local else Path.home() / "AppData" / "Local"
+        return base / "ociinspect" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "ociinspect"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "ociinspect"
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What a cache holds on disk (``entries``, ``bytes``) and how this process used it."""
+
+    entries: int
+    bytes: int
+    hits: int
+    misses: int
+
+
+class BlobCache:
+    """A content-addressed store of verified bytes under ``directory`` (see the module docstring).
+
+    ``max_bytes=None`` means unbounded. Directories are created on the first write, so a cache
+    that is only read never touches the disk. Thread-safe; safe enough across processes that
+    share the directory (atomic renames, missing files treated as misses).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = DEFAULT_MAX_BYTES,
+        *,
+        verify_limit: int = DEFAULT_VERIFY_LIMIT,
+    ) -> None:
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
+        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
+        self.max_bytes = max_bytes
+        self.verify_limit = verify_limit
+        self._lock = threading.Lock()
+        self._prune_lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+        self._estimate: int | None = None  # bytes on disk as last scanned plus what we added
+
+    def __repr__(self) -> str:
+        bound = "unbounded" if self.max_bytes is None else f"max={_human(self.max_bytes)}"
+        counts = f"hits={self._hits} misses={self._misses}"
+        return f"<BlobCache {str(self.directory)!r} {bound} {counts}>"
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def _blob_path(self, digest: Digest) -> Path:
+        return self.directory / "blobs" / digest.algorithm / digest.encoded
+
+    def _meta_path(self, digest: Digest) -> Path:
+        return self.directory / "meta" / digest.algorithm / f"{digest.encoded}.json"
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def has(self, digest: str | Digest) -> bool:
+        """Whether an entry exists (not verified, not counted as a hit or miss, not touched)."""
+        return self._blob_path(Digest.parse(digest)).is_file()
+
+    def open(self, digest: str | Digest) -> BinaryIO | None:
+        """The entry opened for binary reading (caller closes it), or None on a miss."""
+        key = Digest.parse(digest)
+        path = self._blob_path(key)
+        try:
+            handle = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            return self._count(None)
+        try:
+            small = os.fstat(handle.fileno()).st_size <= self.verify_limit
+            if small and not _hashes_to(handle, key):
+                handle.close()
+                self._remove(key)
+                return self._count(None)
+            handle.seek(0)
+        except BaseException:
+            handle.close()
+            raise
+        _touch(path)
+        return self._count(handle)
+
+    def get(self, digest: str | Digest) -> bytes | None:
+        """The entry's bytes, or None on a miss (absent, or found corrupted and deleted)."""
+        handle = self.open(digest)
+        if handle is None:
+            return None
+        with handle:
+            return handle.read()
+
+    def path(self, digest: str | Digest) -> Path | None:
+        """The entry's file, or None on a miss. Read it promptly and never write to it: another
+        process may evict it (an already open handle keeps working on POSIX)."""
+        handle = self.open(digest)
+        if handle is None:
+            return None
+        handle.close()
+        return self._blob_path(Digest.parse(digest))
+
+    def get_manifest(self, digest: str | Digest) -> ManifestInfo | None:
+        """The manifest stored by :meth:`put_manifest`, with its media type, or None on a miss.
+
+        An entry without metadata takes its media type from the body's ``mediaType``. Raises
+        :class:`~ociinspect.errors.InvalidDocumentError` if the entry is not a JSON object.
+        """
+        key = Digest.parse(digest)
+        raw = self.get(key)
+        if raw is None:
+            return None
+        media_type = None
+        with contextlib.suppress(OSError, ValueError):
+            meta = json.loads(self._meta_path(key).read_bytes())
+            if isinstance(meta, dict) and isinstance(meta.get("mediaType"), str):
+                media_type = meta["mediaType"]
+        return ManifestInfo.from_bytes(raw, str(key), media_type)
+
+    def verify(self, digest: str | Digest) -> bool:
+        """Re-hash an entry whatever its size; delete it if corrupted. True if present and sound."""
+        key = Digest.parse(digest)
+        try:
+            with self._blob_path(key).open("rb") as handle:
+                sound = _hashes_to(handle, key)
+        except FileNotFoundError:
+            return False
+        if not sound:
+            self._remove(key)
+        return sound
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(self, digest: str | Digest, data: bytes) -> Path:
+        """Store ``data`` under ``digest`` after checking that it hashes to it.
+
+        Raises :class:`~ociinspect.errors.DigestMismatchError` (writing nothing) otherwise.
+        """
+        key = Digest.parse(digest)
+        key.verify(data, f"cache entry {key}")
+        return self._store(key, (data,))
+
+    def put_stream(
+        self, digest: str | Digest, chunks: Iterable[bytes], size: int | None = None
+    ) -> Path:
+        """Store streamed chunks, hashing them on the way to a temporary file; rename if sound.
+
+        Raises :class:`~ociinspect.errors.DigestMismatchError` or
+        :class:`~ociinspect.errors.SizeMismatchError` (``size`` is checked as bytes arrive);
+        on those or any other exception (the iterator's own included) nothing is left behind.
+        """
+        key = Digest.parse(digest)
+        return self._store(key, Verifier(key, f"cache entry {key}", size).feed(chunks))
+
+    def put_manifest(self, info: ManifestInfo) -> Path:
+        """Store a manifest's exact bytes and remember its media type."""
+        key = Digest.parse(info.digest)
+        key.verify(info.raw, f"manifest {key}")
+        meta = json.dumps({"mediaType": info.media_type}).encode()
+        # Metadata first: whoever sees the blob also sees its media type.
+        _write_atomically(self._meta_path(key), (meta,))
+        return self._store(key, (info.raw,))
+
+    # -- size and eviction ---------------------------------------------------------------------
+
+    def _entries(self) -> list[tuple[float, str, Path, int]]:
+        """(mtime, digest, path, size) of every entry; removes stale temporary files on the way."""
+        found = []
+        now = time.time()
+        for algorithm in ALGORITHMS:
+            folder = self.directory / "blobs" / algorithm
+            try:
+                names = os.listdir(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for name in names:
+                path = folder / name
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                if name.startswith("."):
+                    if now - stat.st_mtime > STALE_TEMP_SECONDS:
+                        _unlink(path)
+                elif len(name) == ALGORITHMS[algorithm] and _ENTRY.fullmatch(name):
+                    found.append((stat.st_mtime, f"{algorithm}:{name}", path, stat.st_size))
+        return found
+
+    def size(self) -> int:
+        """Bytes held on disk by entries (metadata sidecars and temporary files not counted)."""
+        return sum(entry[3] for entry in self._entries())
+
+    def stats(self) -> CacheStats:
+        """Entries and bytes on disk now; hits and misses counted by this object."""
+        entries = self._entries()
+        with self._lock:
+            hits, misses = self._hits, self._misses
+        return CacheStats(len(entries), sum(e[3] for e in entries), hits, misses)
+
+    def prune(self, max_bytes: int | None = None, *, keep: str | Digest | None = None) -> list[str]:
+        """Delete least-recently-used entries until at most ``max_bytes`` (default: the cache's
+        bound; nothing happens if both are None) remain. ``keep`` is never evicted.
+
+        Returns the evicted digests, oldest first.
+        """
+        bound = self.max_bytes if max_bytes is None else max_bytes
+        kept = str(Digest.parse(keep)) if keep is not None else None
+        with self._prune_lock:
+            entries = sorted(self._entries())
+            total = sum(e[3] for e in entries)
+            evicted = []
+            for _mtime, digest, _path, size in entries:
+                if bound is None or total <= bound:
+                    break
+                if digest == kept:
+                    continue
+                self._remove(Digest.parse(digest))
+                total -= size
+                evicted.append(digest)
+            with self._lock:
+                self._estimate = total
+        return evicted
+
+    def clear(self) -> None:
+        """Remove every entry and its metadata, and reset the hit and miss counters.
+
+        Temporary files of writes in progress are left to finish (stale ones are removed).
+        """
+        for *_, path, _size in self._entries():
+            _unlink(path)
+        for algorithm in ALGORITHMS:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                for meta in (self.directory / "meta" / algorithm).iterdir():
+                    if not meta.name.startswith("."):
+                        _unlink(meta)
+        with self._lock:
+            self._hits = self._misses = 0
+            self._estimate = 0
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _count(self, handle: BinaryIO | None) -> BinaryIO | None:
+        with self._lock:
+            if handle is None:
+                self._misses += 1
+            else:
+                self._hits += 1
+        return handle
+
+    def _remove(self, key: Digest) -> None:
+        _unlink(self._blob_path(key))
+        _unlink(self._meta_path(key))
+
+    def _store(self, key: Digest, chunks: Iterable[bytes]) -> Path:
+        """Write an entry atomically, then prune (sparing it) if the bound is passed."""
+        target = self._blob_path(key)
+        size = _write_atomically(target, chunks)
+        if self.max_bytes is None:
+            return target
+        with self._lock:
+            estimate = self._estimate
+        if estimate is None:
+            estimate = self.size()  # includes the entry just written
+        else:
+            estimate += size
+        with self._lock:
+            self._estimate = estimate
+        if estimate > self.max_bytes:
+            self.prune(keep=key)
+        return target
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.4g} GiB"
+
+
+def _hashes_to(handle: BinaryIO, key: Digest) -> bool:
+    hasher = key.hasher()
+    while chunk := handle.read(_CHUNK):
+        hasher.update(chunk)
+    return hasher.hexdigest() == key.encoded
+
+
+def _touch(path: Path) -> None:
+    """Record a use for LRU eviction (a read-only cache directory simply keeps its order)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        path.unlink()
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
+    """Write chunks to a temporary file beside ``target``, fsync, rename; return bytes written.
+
+    The iterator may raise (a failed verification, a broken download): the temporary file is
+    removed and nothing appears at ``target``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:16]}.", suffix=".part", dir=target.parent)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.replace(tmp, target)
+        except PermissionError:
+            # Windows refuses to replace a file that is open. The entry is content-addressed,
+            # so the file already there holds the same bytes: keep it.
+            if not target.is_file():
+                raise
+            _unlink(Path(tmp))
+    except BaseException:
+        _unlink(Path(tmp))
+        raise
+    return written
+
+
+# -- the process-wide default ------------------------------------------------------------------
+
+_default_lock = threading.Lock()
+_override: list[BlobCache | None] = []  # empty: follow the environment; else [cache or None]
+_automatic: BlobCache | None = None
+
+
+def default_cache() -> BlobCache | None:
+    """The cache ociinspect uses when a caller gives none, or None when caching is off.
+
+    :func:`set_default_cache` wins; otherwise ``OCIINSPECT_CACHE=0`` (or ``off``, ``false``,
+    ``no``) disables caching, and else a :class:`BlobCache` at :func:`default_cache_dir` is made
+    once (again if ``OCIINSPECT_CACHE_DIR`` changes). The environment is read on every call.
+    """
+    global _automatic
+    with _default_lock:
+        if _override:
+            return _override[0]
+        if os.environ.get("OCIINSPECT_CACHE", "").strip().lower() in _OFF:
+            return None
+        directory = default_cache_dir()
+        if _automatic is None or _automatic.directory != directory:
+            _automatic = BlobCache(directory)
+        return _automatic
+
+
+def set_default_cache(cache: BlobCache | None) -> None:
+    """Make ``cache`` the process-wide default; ``None`` turns default caching off."""
+    with _default_lock:
+        _override[:] = [cache]
+
+
+def reset_default_cache() -> None:
+    """Forget :func:`set_default_cache`: the environment decides again."""
+    global _automatic
+    with _default_lock:
+        _override.clear()
+        _automatic = None
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_VERIFY_LIMIT",
+    "BlobCache",
+    "CacheStats",
+    "default_cache",
+    "default_cache_dir",
+    "reset_default_cache",
+    "set_default_cache",
+]

@@ -1,0 +1,179 @@
+"""A tiny progress abstraction for long downloads.
+
+:func:`make_progress` gives a ``tqdm.auto`` bar (a widget in Jupyter, text on a terminal) when
+tqdm is importable and progress is enabled, else a no-op. Whether it is enabled: the ``enabled``
+argument if given, else ``OCIINSPECT_PROGRESS`` (``0``, ``off``, ``false``, ``no`` silence it),
+else on. :class:`ProgressCallback` adapts a :class:`Progress` to the ``progress(done, total)``
+callback of :meth:`ociinspect.registry.RegistryClient.download_blob`::
+
+    with make_progress() as bar:
+        client.download_blob(registry, repo, digest, path, progress=ProgressCallback(bar, label))
+
+Labels are shown to the user: pass a repository name or digest, never a URL with credentials
+(userinfo, query strings and fragments of URL-looking labels are dropped as a safety net).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+_OFF = {"0", "off", "false", "no"}
+_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@\s]*@)?(?P<rest>[^\s?#]*)[^\s]*")
+_LONG_DIGEST = re.compile(r"\b(sha256|sha512):([a-f0-9]{12})[a-f0-9]{20,}")
+MAX_LABEL = 60
+
+
+@runtime_checkable
+class Progress(Protocol):
+    """What a download reports to: a total once, increments as bytes arrive, then close."""
+
+    def start(self, total: int | None, label: str = "") -> None: ...
+
+    def update(self, n: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def safe_label(label: str) -> str:
+    """``label`` without URL credentials, query strings or fragments, shortened to fit a bar:
+    digests as ``sha256:`` and 12 hex digits (as ``docker images`` shows IDs), then at most
+    :data:`MAX_LABEL` characters."""
+    cleaned = _URL.sub(lambda m: m["scheme"] + m["rest"], label)
+    cleaned = _LONG_DIGEST.sub(r"\1:\2", cleaned)
+    return cleaned if len(cleaned) <= MAX_LABEL else cleaned[: MAX_LABEL - 1] + "…"
+
+
+class _Base:
+    """Counting, a default label, and use as a context manager (closes on exit)."""
+
+    def __init__(self, label: str = "") -> None:
+        self.n = 0
+        self.total: int | None = None
+        self.default_label = label
+        self.label = safe_label(label)
+
+    def start(self, total: int | None, label: str = "") -> None:
+        """Begin (or begin again) with ``total`` bytes, labelled ``label`` or the default."""
+        self.n = 0
+        self.total = total
+        self.label = safe_label(label or self.default_label)
+
+    def update(self, n: int) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class NullProgress(_Base):
+    """Counts, shows nothing."""
+
+    def __repr__(self) -> str:
+        return f"<NullProgress {self.n}/{self.total}>"
+
+
+class TqdmProgress(_Base):
+    """A ``tqdm.auto.tqdm`` byte bar, created on :meth:`start`. ``bar`` is the tqdm object.
+
+    ``options`` go to tqdm (e.g. ``file=``, ``leave=``); units are bytes, scaled by 1024.
+    """
+
+    def __init__(self, label: str = "", **options: Any) -> None:
+        super().__init__(label)
+        self.options = options
+        self.bar: Any = None
+
+    def start(self, total: int | None, label: str = "") -> None:
+        from tqdm.auto import tqdm
+
+        super().start(total, label)
+        if self.bar is not None:
+            self.bar.close()
+        settings: dict[str, Any] = {"unit": "B", "unit_scale": True, "unit_divisor": 1024}
+        settings.update(self.options)
+        self.bar = tqdm(total=total, desc=self.label or None, **settings)
+
+    def update(self, n: int) -> None:
+        super().update(n)
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __repr__(self) -> str:
+        return f"<TqdmProgress {self.label!r} {self.n}/{self.total}>"
+
+
+def progress_enabled(enabled: bool | None = None) -> bool:
+    """The explicit choice if given, else whether ``OCIINSPECT_PROGRESS`` leaves progress on."""
+    if enabled is not None:
+        return enabled
+    return os.environ.get("OCIINSPECT_PROGRESS", "").strip().lower() not in _OFF
+
+
+def make_progress(enabled: bool | None = None, label: str = "", **options: Any) -> Progress:
+    """A tqdm bar when enabled and tqdm is importable, else a :class:`NullProgress`.
+
+    The result is not started yet; ``label`` is the default that :meth:`Progress.start` (and so
+    :class:`ProgressCallback`) falls back to. ``options`` go to tqdm.
+    """
+    if progress_enabled(enabled):
+        try:
+            import tqdm.auto  # noqa: F401  (only checking that it is importable)
+        except ImportError:
+            pass
+        else:
+            return TqdmProgress(label, **options)
+    return NullProgress(label)
+
+
+class ProgressCallback:
+    """Adapts a :class:`Progress` to ``callback(done, total)`` where ``done`` is cumulative.
+
+    The first call starts the progress with ``total``; later calls add the new bytes. A ``done``
+    that goes back (a download restarted) moves the bar back. ``done`` is the last count seen.
+    """
+
+    def __init__(self, progress: Progress, label: str = "") -> None:
+        self.progress = progress
+        self.label = label
+        self.done = 0
+        self.started = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.started:
+            self.progress.start(total, self.label)
+            self.started = True
+        delta, self.done = done - self.done, done
+        if delta:
+            self.progress.update(delta)
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+__all__ = [
+    "NullProgress",
+    "Progress",
+    "ProgressCallback",
+    "TqdmProgress",
+    "make_progress",
+    "progress_enabled",
+    "safe_label",
+]
