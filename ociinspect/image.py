@@ -1,0 +1,319 @@
+"""Navigation over any source: reference -> index -> platform -> manifest -> config -> layers.
+
+:func:`open` returns what a reference names, an :class:`ImageIndex` or an :class:`Image`;
+:func:`image` always ends at one image, choosing a platform when it meets an index.
+
+Platform choice without an explicit platform (documented, and recorded in
+:attr:`Image.selection`): ``linux/amd64`` when the index has it, else the platform of this
+machine, else the only image entry; never an attestation. With several candidates and none of
+these, the first image entry is taken and the selection says so. When an explicit platform
+matches nothing, :class:`~ociinspect.errors.PlatformNotFoundError` lists what exists.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from . import mediatypes as mt
+from .errors import InvalidDocumentError, PlatformNotFoundError
+from .models import (
+    Descriptor,
+    History,
+    ImageConfig,
+    Index,
+    Manifest,
+    ManifestInfo,
+    layer_history,
+    parse_config,
+    parse_document,
+)
+from .platform import Platform, host_platform
+from .sources import Source, open_source
+
+#: How many manifests and configs are fetched at once for an index.
+MAX_WORKERS = 8
+DEFAULT_PLATFORM = Platform("linux", "amd64")
+#: Index nesting deeper than this is refused (a loop, or a hostile document).
+MAX_DEPTH = 4
+
+IMAGE, ATTESTATION, INDEX, ARTIFACT = "image", "attestation", "index", "artifact"
+
+
+def classify(descriptor: Descriptor) -> str:
+    """What an index entry points at: ``image``, ``attestation``, ``index`` or ``artifact``."""
+    if descriptor.is_attestation:
+        return ATTESTATION
+    if descriptor.media_type in mt.INDEX_TYPES:
+        return INDEX
+    if descriptor.artifact_type or descriptor.media_type not in mt.MANIFEST_TYPES:
+        return ARTIFACT
+    return IMAGE
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of an index, classified."""
+
+    position: int
+    descriptor: Descriptor
+    kind: str
+
+    @property
+    def platform(self) -> Platform | None:
+        return self.descriptor.platform
+
+    @property
+    def platform_string(self) -> str:
+        return str(self.platform) if self.platform is not None else "unknown/unknown"
+
+    @property
+    def describes(self) -> str | None:
+        """For an attestation, the digest of the image manifest it is about."""
+        return self.descriptor.reference_digest
+
+
+def entries(index: Index) -> tuple[Entry, ...]:
+    return tuple(Entry(i, d, classify(d)) for i, d in enumerate(index.manifests))
+
+
+def choose(found: Sequence[Entry], platform: Platform | str | None = None) -> tuple[Entry, str]:
+    """The entry to use and why (see the module docstring for the rules)."""
+    images = [e for e in found if e.kind in (IMAGE, INDEX)]
+    if platform is not None:
+        wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+        for entry in images:
+            if entry.platform is not None and wanted.matches(entry.platform):
+                return entry, f"platform {wanted} as asked"
+        raise PlatformNotFoundError(
+            str(wanted), [e.platform_string for e in images], where="the index"
+        )
+    if not images:
+        kinds = ", ".join(sorted({e.kind for e in found})) or "nothing"
+        raise PlatformNotFoundError("any image", [], where=f"the index (it holds {kinds})")
+    for candidate, why in ((DEFAULT_PLATFORM, "default"), (host_platform(), "this machine's")):
+        for entry in images:
+            if entry.platform is not None and candidate.matches(entry.platform):
+                return entry, f"{entry.platform_string} ({why} platform)"
+    if len(images) == 1:
+        return images[0], f"{images[0].platform_string} (the only image)"
+    return images[0], (
+        f"{images[0].platform_string} (first of {len(images)} images; "
+        "pass platform= to choose another)"
+    )
+
+
+def _document(info: ManifestInfo) -> Index | Manifest:
+    return parse_document(info.raw, info.media_type, info.digest)
+
+
+class Image:
+    """One platform's image: its manifest, config and layers, fetched lazily from a source."""
+
+    def __init__(
+        self,
+        source: Source,
+        manifest: Manifest,
+        descriptor: Descriptor | None = None,
+        selection: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        self.source = source
+        self.manifest = manifest
+        self.descriptor = descriptor
+        self.selection = selection
+        self.reference = reference or source.name
+
+    def __repr__(self) -> str:
+        return f"<Image {self.reference} {self.manifest.digest[:19]} layers={len(self.layers)}>"
+
+    def _repr_html_(self) -> str:
+        from .display import image_html
+
+        return image_html(self)
+
+    @property
+    def digest(self) -> str:
+        return self.manifest.digest
+
+    @property
+    def layers(self) -> tuple[Descriptor, ...]:
+        return self.manifest.layers
+
+    @functools.cached_property
+    def config(self) -> ImageConfig:
+        """The image config, fetched (verified) on first use."""
+        desc = self.manifest.config
+        if desc.media_type not in mt.CONFIG_TYPES:
+            raise InvalidDocumentError(
+                f"config of {self.reference}",
+                f"media type {desc.media_type!r} is not an image config (an artifact?)",
+            )
+        return parse_config(self.source.blob(desc.digest, desc.size), desc.digest)
+
+    @property
+    def platform(self) -> Platform | None:
+        if self.descriptor is not None and self.descriptor.platform is not None:
+            return self.descriptor.platform
+        try:
+            return self.config.platform
+        except (InvalidDocumentError, AttributeError):
+            return None
+
+    @property
+    def size(self) -> int:
+        """Compressed bytes: manifest + config + layers, as a registry stores them."""
+        return len(self.manifest.raw) + self.manifest.config.size + sum(d.size for d in self.layers)
+
+    def history(self) -> list[History | None]:
+        """The history step behind each layer (None where history is missing)."""
+        steps = layer_history(self.config)
+        return steps + [None] * (len(self.layers) - len(steps))
+
+    def open_layer(self, layer: int | str) -> AbstractContextManager[Iterator[bytes]]:
+        """The compressed bytes of a layer (by position or digest), streamed and verified."""
+        desc = self.layer(layer)
+        return self.source.open_blob(desc.digest, desc.size)
+
+    def layer(self, layer: int | str) -> Descriptor:
+        if isinstance(layer, int):
+            if not -len(self.layers) <= layer < len(self.layers):
+                raise IndexError(f"layer {layer} out of range: the image has {len(self.layers)}")
+            return self.layers[layer]
+        for desc in self.layers:
+            if desc.digest == layer or desc.digest.split(":", 1)[-1].startswith(layer):
+                return desc
+        raise LookupError(f"no layer {layer!r} in {self.reference}")
+
+    def referrers(self, artifact_type: str | None = None) -> Index:
+        info = self.source.referrers(self.digest, artifact_type)
+        doc = _document(info)
+        if not isinstance(doc, Index):
+            raise InvalidDocumentError("referrers", "the answer is not an index")
+        return doc
+
+
+class ImageIndex:
+    """An OCI image index or Docker manifest list, with its entries classified."""
+
+    def __init__(self, source: Source, index: Index, reference: str | None = None) -> None:
+        self.source = source
+        self.index = index
+        self.reference = reference or source.name
+
+    def __repr__(self) -> str:
+        kinds = [e.kind for e in self.entries]
+        return (
+            f"<ImageIndex {self.reference} {self.index.digest[:19]} "
+            f"images={kinds.count(IMAGE)} attestations={kinds.count(ATTESTATION)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import index_html
+
+        return index_html(self)
+
+    @property
+    def digest(self) -> str:
+        return self.index.digest
+
+    @functools.cached_property
+    def entries(self) -> tuple[Entry, ...]:
+        return entries(self.index)
+
+    @property
+    def platforms(self) -> list[str]:
+        return [e.platform_string for e in self.entries if e.kind == IMAGE]
+
+    def image(self, platform: Platform | str | None = None) -> Image:
+        """The image for ``platform`` (or the default choice), following nested indexes."""
+        return _descend(self.source, self.index, platform, self.reference, 0)
+
+    def fetch(self, entry: Entry) -> Image | ImageIndex:
+        """What one entry points at."""
+        desc = entry.descriptor
+        doc = _document(self.source.manifest(desc.digest, desc.size))
+        if isinstance(doc, Index):
+            return ImageIndex(self.source, doc, f"{self.reference}@{desc.digest}")
+        return Image(self.source, doc, desc, None, self.reference)
+
+    def images(
+        self, kinds: Sequence[str] = (IMAGE, ATTESTATION), with_config: bool = True
+    ) -> list[tuple[Entry, Image | ImageIndex | Exception]]:
+        """Every entry's target, fetched concurrently on the shared session (manifest, then
+        config, per entry). A failing entry yields its exception instead of stopping the rest."""
+        wanted = [e for e in self.entries if e.kind in kinds]
+
+        def load(entry: Entry) -> Image | ImageIndex | Exception:
+            try:
+                target = self.fetch(entry)
+                if with_config and isinstance(target, Image) and entry.kind == IMAGE:
+                    target.config  # noqa: B018 - fetch now, in this worker
+                return target
+            except Exception as exc:  # returned, so one broken entry doesn't hide the others
+                return exc
+
+        if not wanted:
+            return []
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(wanted))) as pool:
+            return list(zip(wanted, pool.map(load, wanted), strict=True))
+
+
+def _descend(
+    source: Source, index: Index, platform: Platform | str | None, reference: str, depth: int
+) -> Image:
+    if depth >= MAX_DEPTH:
+        raise InvalidDocumentError(f"index {index.digest}", f"nested deeper than {MAX_DEPTH}")
+    entry, why = choose(entries(index), platform)
+    desc = entry.descriptor
+    doc = _document(source.manifest(desc.digest, desc.size))
+    if isinstance(doc, Index):
+        return _descend(source, doc, platform, reference, depth + 1)
+    return Image(source, doc, desc, why, reference)
+
+
+def open(  # noqa: A001 - the natural name; builtins.open is not used here
+    ref: str | Source, **source_options: object
+) -> Image | ImageIndex:
+    """What ``ref`` names: an :class:`ImageIndex` or an :class:`Image` (see module docs)."""
+    source = ref if isinstance(ref, Source) else open_source(ref, **source_options)  # type: ignore[arg-type]
+    doc = _document(source.root())
+    if isinstance(doc, Index):
+        return ImageIndex(source, doc)
+    return Image(source, doc)
+
+
+def image(
+    ref: str | Source | Image | ImageIndex,
+    platform: Platform | str | None = None,
+    **source_options: object,
+) -> Image:
+    """The image ``ref`` names; for an index, the one for ``platform`` (or the default)."""
+    found = ref if isinstance(ref, (Image, ImageIndex)) else open(ref, **source_options)
+    if isinstance(found, ImageIndex):
+        return found.image(platform)
+    if platform is not None and found.platform is not None:
+        wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+        if not wanted.matches(found.platform):
+            raise PlatformNotFoundError(str(wanted), [str(found.platform)], where=found.reference)
+    return found
+
+
+__all__ = [
+    "ARTIFACT",
+    "ATTESTATION",
+    "DEFAULT_PLATFORM",
+    "IMAGE",
+    "INDEX",
+    "Entry",
+    "Image",
+    "ImageIndex",
+    "choose",
+    "classify",
+    "entries",
+    "image",
+    "open",
+]

@@ -1,0 +1,72 @@
+"""Image sources, chosen from a reference string with skopeo's transport names.
+
+====================================  ===============================================
+``alpine:3.20``, ``docker://…``       a registry (:class:`RegistrySource`)
+``oci:DIR[:TAG]``                     an OCI image layout directory
+``oci-archive:FILE[:TAG]``            a tar of an OCI image layout
+``docker-archive:FILE[:REF]``         the output of ``docker save``
+====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import SourceError
+from .base import Source
+
+if TYPE_CHECKING:
+    from ..cache import BlobCache
+    from ..registry import RegistryClient
+
+TRANSPORTS = ("docker://", "oci:", "oci-archive:", "docker-archive:")
+
+
+def _split_path(spec: str) -> tuple[str, str | None]:
+    """``/a/b:tag`` -> (``/a/b``, ``tag``); a colon that is part of an existing path stays."""
+    if Path(spec).exists():
+        return spec, None
+    path, sep, tag = spec.rpartition(":")
+    if sep and path and "/" not in tag:
+        return path, tag or None
+    return spec, None
+
+
+def open_source(
+    ref: str,
+    client: RegistryClient | None = None,
+    cache: BlobCache | None | object = ...,
+) -> Source:
+    """The source a reference string names. ``cache=...`` means the default disk cache."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise SourceError(f"empty image reference: {ref!r}")
+    ref = ref.strip()
+    if ref.startswith("oci:"):
+        from .layout import LayoutSource
+
+        path, tag = _split_path(ref[len("oci:") :])
+        return LayoutSource(path, tag)
+    if ref.startswith("oci-archive:"):
+        from .archive import OciArchiveSource
+
+        path, tag = _split_path(ref[len("oci-archive:") :])
+        return OciArchiveSource(path, tag)
+    if ref.startswith("docker-archive:"):
+        from .archive import DockerArchiveSource
+
+        spec = ref[len("docker-archive:") :]
+        path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+        return DockerArchiveSource(path, name or None)
+    from .. import cache as cache_module
+    from ..reference import parse
+    from ..registry import default_client
+    from .registry import RegistrySource
+
+    if ref.startswith("docker://"):
+        ref = ref[len("docker://") :]
+    chosen = cache_module.default_cache() if cache is ... else cache
+    return RegistrySource(parse(ref), client or default_client(), chosen)  # type: ignore[arg-type]
+
+
+__all__ = ["TRANSPORTS", "Source", "open_source"]

@@ -1,0 +1,110 @@
+"""Shared fixtures. The registry rig (tests/rig/) starts lazily, once per session and mode.
+
+``registry_open``, ``registry_basic`` and ``registry_token`` give a :class:`rig.Registry`:
+the registry process, its CDN on 127.0.0.2 and (token mode) its token server live for the
+whole session; each test gets them reset (records and faults cleared, proxies stopped, the
+access log marked). The seeded content is shared: push to repositories of your own
+(``scratch/<test name>``) and never delete seeded ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rig import Registry, SeedResult, env, seed_storage, start_registry
+from rig.registry import Mode
+
+_TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never touch the user's cache: the default disk cache lives in a session tmp dir."""
+    directory = tmp_path_factory.mktemp("ociinspect-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OCIINSPECT_CACHE_DIR", str(directory))
+        patch.setenv("OCIINSPECT_PROGRESS", "0")
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def rig_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session temp directory for registry storage, logs and skopeo's HOME."""
+    return tmp_path_factory.mktemp("rig")
+
+
+@pytest.fixture(scope="session")
+def loopback_only() -> Iterator[None]:
+    """If proxy variables are set, exempt loopback (127/8, ::1, localhost) for the session."""
+    with pytest.MonkeyPatch.context() as patch:
+        if env.proxies_configured():
+            patch.setenv("NO_PROXY", env.LOOPBACK_NO_PROXY)
+            patch.setenv("no_proxy", env.LOOPBACK_NO_PROXY)
+        yield
+
+
+@pytest.fixture(scope="session")
+def seeded_storage(rig_workdir: Path, loopback_only: None) -> SeedResult:
+    """The seed images pushed once, by skopeo, into a storage directory registries copy."""
+    result = seed_storage(rig_workdir / "seed")
+    _TIMINGS["seed (build + skopeo push)"] = result.seconds
+    return result
+
+
+def _run_registry(mode: Mode, rig_workdir: Path, seeded: SeedResult) -> Iterator[Registry]:
+    registry = start_registry(mode, rig_workdir / mode, seeded.storage, seeded.seeded)
+    _TIMINGS[f"registry_{mode} startup"] = registry.startup_seconds
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_open_session(rig_workdir: Path, seeded_storage: SeedResult) -> Iterator[Registry]:
+    yield from _run_registry("open", rig_workdir, seeded_storage)
+
+
+@pytest.fixture(scope="session")
+def registry_basic_session(rig_workdir: Path, seeded_storage: SeedResult) -> Iterator[Registry]:
+    yield from _run_registry("basic", rig_workdir, seeded_storage)
+
+
+@pytest.fixture(scope="session")
+def registry_token_session(rig_workdir: Path, seeded_storage: SeedResult) -> Iterator[Registry]:
+    yield from _run_registry("token", rig_workdir, seeded_storage)
+
+
+def _fresh(registry: Registry) -> Iterator[Registry]:
+    registry.reset()
+    try:
+        yield registry
+    finally:
+        registry.reset()
+
+
+@pytest.fixture
+def registry_open(registry_open_session: Registry) -> Iterator[Registry]:
+    """A registry without auth; blob downloads redirect to the CDN on 127.0.0.2."""
+    yield from _fresh(registry_open_session)
+
+
+@pytest.fixture
+def registry_basic(registry_basic_session: Registry) -> Iterator[Registry]:
+    """A registry with htpasswd Basic auth (users in rig.users)."""
+    yield from _fresh(registry_basic_session)
+
+
+@pytest.fixture
+def registry_token(registry_token_session: Registry) -> Iterator[Registry]:
+    """A registry with Bearer token auth against ``registry.token_server``."""
+    yield from _fresh(registry_token_session)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line with the rig's startup times, when the rig ran."""
+    if _TIMINGS:
+        parts = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in _TIMINGS.items())
+        terminalreporter.write_line(f"rig timings: {parts}")
