@@ -25,6 +25,7 @@ DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+pre
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_FOREIGN_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_PLUGIN_CONFIG = "application/vnd.docker.plugin.v1+json"
 
@@ -34,7 +35,7 @@ MANIFEST_ACCEPT: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIS
 
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED, "application/json"})
+SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
 CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 
 _COMPRESSION = {
@@ -46,12 +47,19 @@ _COMPRESSION = {
     OCI_LAYER_ND_ZSTD: "zstd",
     DOCKER_LAYER_GZIP: "gzip",
     DOCKER_LAYER_FOREIGN_GZIP: "gzip",
+    DOCKER_LAYER_FOREIGN: "none",
     DOCKER_LAYER: "none",
 }
 
 #: Layer media types whose blobs may legitimately be absent from a registry (foreign layers).
 NONDISTRIBUTABLE = frozenset(
-    {OCI_LAYER_ND, OCI_LAYER_ND_GZIP, OCI_LAYER_ND_ZSTD, DOCKER_LAYER_FOREIGN_GZIP}
+    {
+        OCI_LAYER_ND,
+        OCI_LAYER_ND_GZIP,
+        OCI_LAYER_ND_ZSTD,
+        DOCKER_LAYER_FOREIGN_GZIP,
+        DOCKER_LAYER_FOREIGN,
+    }
 )
 
 

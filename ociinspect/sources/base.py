@@ -2,7 +2,7 @@
 
 A source answers four questions, each by digest except the first, and verifies every byte it
 returns against the digest asked for. Everything else (indexes, platforms, configs, tables) is
-derived once, in :mod:`ociinspect.image`, from these.
+derived once, in :mod:`ociinspect.navigation`, from these.
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ from .models import (
 from .platform import Platform, host_platform
 from .sources import Source, open_source
 
-#: How many manifests and configs are fetched at once for an index.
-MAX_WORKERS = 8
+#: How many manifests and configs are fetched at once for an index: 16 covers 8 platforms and
+#: their 8 attestations in one round trip (each worker holds one pooled connection).
+MAX_WORKERS = 16
 DEFAULT_PLATFORM = Platform("linux", "amd64")
 #: Index nesting deeper than this is refused (a loop, or a hostile document).
 MAX_DEPTH = 4
@@ -143,16 +144,25 @@ class Image:
     def layers(self) -> tuple[Descriptor, ...]:
         return self.manifest.layers
 
-    @functools.cached_property
+    @property
     def config(self) -> ImageConfig:
-        """The image config, fetched (verified) on first use."""
+        """The image config, fetched (verified) on first use and kept in ``__dict__["config"]``.
+
+        Not ``functools.cached_property``: before Python 3.12 that holds one lock per class,
+        so the configs of an index's images would be fetched one at a time, not concurrently.
+        """
+        cached: ImageConfig | None = self.__dict__.get("config")
+        if cached is not None:
+            return cached
         desc = self.manifest.config
         if desc.media_type not in mt.CONFIG_TYPES:
             raise InvalidDocumentError(
                 f"config of {self.reference}",
                 f"media type {desc.media_type!r} is not an image config (an artifact?)",
             )
-        return parse_config(self.source.blob(desc.digest, desc.size), desc.digest)
+        cached = parse_config(self.source.blob(desc.digest, desc.size), desc.digest)
+        self.__dict__["config"] = cached
+        return cached
 
     @property
     def platform(self) -> Platform | None:

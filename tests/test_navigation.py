@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rig import Registry, seed
 
-from ociinspect import image as oimage
+from ociinspect import navigation as oimage
 from ociinspect.errors import PlatformNotFoundError
 from ociinspect.registry import RegistryClient
 

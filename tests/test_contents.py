@@ -21,7 +21,7 @@ import zstandard
 from pandas.api.types import pandas_dtype
 
 from ociinspect.errors import ArchiveError, SizeLimitError
-from ociinspect.layers import (
+from ociinspect.contents import (
     Entry,
     LayerListing,
     Limits,

@@ -1,0 +1,293 @@
+"""The table API: open what a reference names, fetch what a table needs, call the pure tables.
+
+Every function takes ``ref``: a reference string (``alpine:3.20``, ``docker://…``,
+``oci:DIR:TAG``, ``oci-archive:FILE``, ``docker-archive:FILE``; see :mod:`ociinspect.sources`),
+or an :class:`~ociinspect.navigation.Image` / :class:`~ociinspect.navigation.ImageIndex` already open,
+which is then reused without fetching its manifest again. ``platform=`` (``"linux/arm64"``)
+picks an image of an index (default: linux/amd64, else this machine's, else the only one; see
+:mod:`ociinspect.navigation`). Other keyword arguments go to the source:
+``client=`` (a :class:`~ociinspect.registry.RegistryClient`) and ``cache=`` (a
+:class:`~ociinspect.cache.BlobCache`, or None for no disk cache).
+
+All tables are :class:`~ociinspect.tables.Table`\\ s; their columns are documented in
+:mod:`ociinspect.tables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from . import mediatypes as mt
+from .errors import ArchiveError, PlatformNotFoundError
+from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry, Image, ImageIndex
+from .navigation import image as _choose_image
+from .navigation import open as _open_ref
+from .contents import Entry as TarEntry
+from .contents import Limits, analyse, iter_entries
+from .models import Descriptor, ImageConfig
+from .platform import Platform
+from .sources import open_source
+from .tables import (
+    Comparison,
+    Table,
+    compare_frames,
+    config_frame,
+    env_frame,
+    files_frame,
+    filesystem_frame,
+    history_frame,
+    labels_frame,
+    layers_frame,
+    platforms_frame,
+    referrers_frame,
+    tags_frame,
+    wasted_frame,
+)
+from .tables.index import Loaded
+
+Ref = str | Image | ImageIndex
+
+
+def _open(ref: Ref, options: dict[str, Any]) -> Image | ImageIndex:
+    if isinstance(ref, (Image, ImageIndex)):
+        return ref
+    return _open_ref(ref, **options)
+
+
+def _image(ref: Ref, platform: Platform | str | None, options: dict[str, Any]) -> Image:
+    return _choose_image(_open(ref, options), platform)
+
+
+def _config(img: Image) -> ImageConfig | None:
+    """The image config, or None for an artifact whose config is not one (no fetch then)."""
+    if img.manifest.config.media_type not in mt.CONFIG_TYPES:
+        return None
+    return img.config
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+def _single_row(img: Image) -> Loaded:
+    """A lone manifest as if it were the only entry of an index."""
+    try:
+        config = _config(img)
+    except Exception as exc:  # shown in the error column, like a failing index entry
+        manifest = img.manifest
+        desc = img.descriptor or Descriptor(manifest.media_type, img.digest, len(manifest.raw))
+        return Entry(0, desc, IMAGE), exc, None
+    desc = img.descriptor or Descriptor(
+        img.manifest.media_type,
+        img.digest,
+        len(img.manifest.raw),
+        platform=config.platform if config is not None else None,
+    )
+    kind = ARTIFACT if img.manifest.is_artifact else IMAGE
+    return Entry(0, desc, kind), img.manifest, config
+
+
+def _loaded(index: ImageIndex) -> list[Loaded]:
+    rows: list[Loaded] = []
+    for entry, target in index.images(kinds=(IMAGE, ATTESTATION, INDEX, ARTIFACT)):
+        if isinstance(target, Exception):
+            rows.append((entry, target, None))
+        elif isinstance(target, ImageIndex):
+            rows.append((entry, target.index, None))
+        else:
+            cached = target.__dict__.get("config")  # fetched by images() for image entries
+            rows.append((entry, target.manifest, cached))
+    return rows
+
+
+def _only(rows: list[Loaded], platform: Platform | str) -> list[Loaded]:
+    """The image entries matching ``platform`` and the attestations describing them."""
+    wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+    images = [r for r in rows if r[0].kind in (IMAGE, INDEX)]
+    kept = [r for r in images if r[0].platform is not None and wanted.matches(r[0].platform)]
+    if not kept:
+        raise PlatformNotFoundError(
+            str(wanted), [r[0].platform_string for r in images], where="the index"
+        )
+    chosen = {r[0].position for r in kept}
+    digests = {r[0].descriptor.digest for r in kept}
+    return [r for r in rows if r[0].position in chosen or r[0].describes in digests]
+
+
+def platforms(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """Every entry of an index: images, attestations (with the image they ``describe``),
+    nested indexes and artifacts, with sizes, layer counts and creation times. Manifests and
+    configs are fetched concurrently; an entry that fails shows why in ``error``.
+    With ``platform``, only the matching images and their attestations.
+    A single image gives one row."""
+    found = _open(ref, source_options)
+    if isinstance(found, Image):
+        rows = [_single_row(_choose_image(found, platform))]
+    else:
+        rows = _loaded(found)
+        if platform is not None:
+            rows = _only(rows, platform)
+    return platforms_frame(rows)
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def layers(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """The image's layers, bottom first: digest, media type, compression, size, share of the
+    image, diff_id and the history step that made each one."""
+    img = _image(ref, platform, source_options)
+    return layers_frame(img.manifest, _config(img))
+
+
+def history(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """Every history step, empty or not, with the layer (position, size) it made."""
+    img = _image(ref, platform, source_options)
+    return history_frame(img.config, img.manifest)
+
+
+def config(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """A one-row summary of the image config (platform, created, user, entrypoint, cmd, …)."""
+    img = _image(ref, platform, source_options)
+    return config_frame(img.config, img.manifest)
+
+
+def env(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """The config's environment variables as ``key``, ``value``."""
+    return env_frame(_image(ref, platform, source_options).config)
+
+
+def labels(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """The config's labels as ``key``, ``value``."""
+    return labels_frame(_image(ref, platform, source_options).config)
+
+
+def referrers(
+    ref: Ref,
+    platform: Platform | str | None = None,
+    artifact_type: str | None = None,
+    **source_options: Any,
+) -> Table:
+    """Artifacts (SBOMs, signatures, attestations) whose ``subject`` is the image (for an
+    index, the image of ``platform`` or the default one), optionally of one ``artifact_type``.
+    A registry without the referrers API is asked for the ``sha256-<hex>`` tag fallback; none
+    found gives an empty table."""
+    return referrers_frame(_image(ref, platform, source_options).referrers(artifact_type))
+
+
+def tags(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+    """The repository's tags (a registry is asked only now, page by page). ``platform`` is
+    accepted for symmetry and ignored: tags belong to the repository."""
+    del platform
+    if isinstance(ref, (Image, ImageIndex)):
+        return tags_frame(ref.source.tags())
+    return tags_frame(open_source(ref, **source_options).tags())
+
+
+def compare(
+    a: Ref, b: Ref, platform: Platform | str | None = None, **source_options: Any
+) -> Comparison:
+    """What changed from image ``a`` to image ``b``: layers shared (by digest, else by
+    diff_id), added and removed, with sizes, and the config fields that differ."""
+    left = _image(a, platform, source_options)
+    right = _image(b, platform, source_options)
+    return compare_frames(left.manifest, _config(left), right.manifest, _config(right))
+
+
+# --------------------------------------------------------------------------- layer contents
+
+
+def _listing(img: Image, position: int, limits: Limits | None) -> list[TarEntry]:
+    desc = img.layers[position]
+    compression = desc.compression
+    if compression is None:
+        raise ArchiveError(
+            f"layer {position} ({desc.digest}) of {img.reference} is {desc.media_type!r}, "
+            "not a tar layer"
+        )
+    with img.open_layer(position) as chunks:
+        return list(
+            iter_entries(chunks, compression, limits=limits, what=f"layer {desc.digest}")
+        )
+
+
+def _position(img: Image, layer: int | str) -> int:
+    """A layer position from a position (negative from the top) or a digest, full or as the
+    table format shortens it (``sha256:0123456789ab``, or the hex digits alone)."""
+    if isinstance(layer, int):
+        img.layer(layer)  # IndexError naming the layer count when out of range
+        return layer % len(img.layers)
+    prefix = layer if ":" in layer else f"sha256:{layer}"
+    found = {d.digest for d in img.layers if layer and d.digest.startswith(prefix)}
+    if len(found) != 1:
+        problem = "no layer" if not found else f"{len(found)} layers match"
+        raise LookupError(f"{problem} {layer!r} in {img.reference} ({len(img.layers)} layers)")
+    digest = found.pop()
+    return next(i for i, d in enumerate(img.layers) if d.digest == digest)
+
+
+def files(
+    ref: Ref,
+    layer: int | str,
+    platform: Platform | str | None = None,
+    limits: Limits | None = None,
+    **source_options: Any,
+) -> Table:
+    """Every tar entry of one layer (by position, negative from the top, or digest), as the
+    archive lists it, whiteouts included. The layer is streamed, never held in memory."""
+    img = _image(ref, platform, source_options)
+    rows = _listing(img, _position(img, layer), limits)
+    return Table.of(files_frame(rows), size_columns=("size",))
+
+
+def _all_layers(img: Image, limits: Limits | None) -> Iterator[list[TarEntry]]:
+    for position in range(len(img.layers)):
+        yield _listing(img, position, limits)
+
+
+def filesystem(
+    ref: Ref,
+    platform: Platform | str | None = None,
+    limits: Limits | None = None,
+    **source_options: Any,
+) -> Table:
+    """The merged filesystem of all layers (whiteouts applied): one row per path, with the
+    layer it comes from."""
+    img = _image(ref, platform, source_options)
+    merged, _ = analyse(_all_layers(img, limits))
+    return Table.of(filesystem_frame(merged), size_columns=("size",))
+
+
+def wasted(
+    ref: Ref,
+    platform: Platform | str | None = None,
+    limits: Limits | None = None,
+    **source_options: Any,
+) -> Table:
+    """File copies that layers ship but the merged filesystem does not show (overwritten,
+    deleted or hidden), each once. ``attrs`` holds ``wasted_bytes``, ``file_bytes`` and
+    ``efficiency`` (1 - wasted/file bytes)."""
+    img = _image(ref, platform, source_options)
+    _, waste = analyse(_all_layers(img, limits))
+    out = Table.of(wasted_frame(waste), size_columns=("size",))
+    out.attrs.update(
+        wasted_bytes=waste.wasted_bytes, file_bytes=waste.file_bytes, efficiency=waste.efficiency
+    )
+    return out
+
+
+__all__ = [
+    "Ref",
+    "compare",
+    "config",
+    "env",
+    "files",
+    "filesystem",
+    "history",
+    "labels",
+    "layers",
+    "platforms",
+    "referrers",
+    "tags",
+    "wasted",
+]

@@ -1,0 +1,199 @@
+"""Compare two images: which layers they share, which were added or removed, what config
+fields differ. Pure.
+
+Layers are matched in ``b``'s order: each layer of ``b`` takes the first layer of ``a`` not yet
+taken with the same digest, else the first with the same ``diff_id`` (the same tar, compressed
+differently, e.g. after a ``skopeo copy`` to ``docker-archive``). Matches are ``shared``; the
+rest of ``b`` is ``added`` and the rest of ``a`` ``removed``. A layer present twice counts twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..models import ImageConfig, Manifest
+from .frame import INT, OPTIONAL_INT, STRING, Table, format_size, table
+from .image import json_list
+
+STATUS_DTYPE = pd.CategoricalDtype(["shared", "added", "removed"])
+MATCH_DTYPE = pd.CategoricalDtype(["digest", "diff_id"])
+
+COMPARE_LAYERS_COLUMNS: dict[str, Any] = {
+    "status": STATUS_DTYPE,
+    "digest": STRING,
+    "diff_id": STRING,
+    "size": INT,
+    "position_a": OPTIONAL_INT,
+    "position_b": OPTIONAL_INT,
+    "match": MATCH_DTYPE,
+}
+COMPARE_CONFIG_COLUMNS: dict[str, Any] = {"field": STRING, "a": STRING, "b": STRING}
+SUMMARY_COLUMNS: dict[str, Any] = {"status": STATUS_DTYPE, "layers": INT, "size": INT}
+
+
+#: Config fields compared one by one (then each Env variable and each label).
+FIELDS: dict[str, Callable[[ImageConfig], str | None]] = {
+    "platform": lambda c: str(c.platform),
+    "created": lambda c: c.created,
+    "author": lambda c: c.author,
+    "user": lambda c: c.user,
+    "working_dir": lambda c: c.working_dir,
+    "entrypoint": lambda c: json_list(c.entrypoint),
+    "cmd": lambda c: json_list(c.cmd),
+    "exposed_ports": lambda c: json_list(sorted(c.exposed_ports)),
+    "volumes": lambda c: json_list(sorted(c.volumes)),
+    "stop_signal": lambda c: c.stop_signal,
+    "layers": lambda c: str(len(c.diff_ids)),
+    "history_steps": lambda c: str(len(c.history)),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """What :func:`compare_frames` found.
+
+    ``layers``: ``status`` (category: shared, added, removed), ``digest`` (string: ``b``'s
+    blob for shared and added layers, ``a``'s for removed ones), ``diff_id`` (string),
+    ``size`` (int64, bytes of that blob), ``position_a``, ``position_b`` (Int64, <NA> where
+    the layer is absent), ``match`` (category: digest, diff_id; NaN unless shared).
+
+    ``config``: the fields that differ, ``field`` (string: ``user``, ``cmd``, …,
+    ``env.NAME``, ``label.NAME``), ``a``, ``b`` (string; <NA> when absent on that side).
+    List fields are JSON text, as in :func:`~ociinspect.tables.image.config_frame`.
+    """
+
+    layers: Table
+    config: Table
+    a: str
+    b: str
+
+    @property
+    def summary(self) -> Table:
+        """``status``, ``layers`` (count), ``size`` (bytes): one row per status."""
+        statuses = list(STATUS_DTYPE.categories)
+        status = self.layers["status"]
+        sizes = self.layers["size"]
+        return table(
+            {
+                "status": statuses,
+                "layers": [int((status == s).sum()) for s in statuses],
+                "size": [int(sizes[status == s].sum()) for s in statuses],
+            },
+            SUMMARY_COLUMNS,
+            size_columns=("size",),
+        )
+
+    def size(self, status: str) -> int:
+        """Total bytes of the layers with ``status`` (shared, added or removed)."""
+        return int(self.layers.loc[self.layers["status"] == status, "size"].sum())
+
+    @property
+    def identical(self) -> bool:
+        """The same layer blobs in the same order, and no config field differs."""
+        layers = self.layers
+        if not self.config.empty or not (layers["status"] == "shared").all():
+            return False
+        same_place = layers["position_a"].astype("int64") == layers["position_b"].astype("int64")
+        return bool(((layers["match"] == "digest") & same_place).all())
+
+    def __repr__(self) -> str:
+        statuses = ("shared", "added", "removed")
+        parts = [f"{s} {format_size(self.size(s))}" for s in statuses]
+        return (
+            f"<Comparison {self.a[:19]} -> {self.b[:19]} {', '.join(parts)}; "
+            f"{len(self.config)} config fields differ>"
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            "<h4>Layers</h4>" + self.summary._repr_html_() + self.layers._repr_html_()
+            + "<h4>Config differences</h4>" + self.config._repr_html_()
+        )
+
+
+def _layer_rows(
+    a: Manifest, a_diff: tuple[str, ...], b: Manifest, b_diff: tuple[str, ...]
+) -> dict[str, list[Any]]:
+    rows: dict[str, list[Any]] = {name: [] for name in COMPARE_LAYERS_COLUMNS}
+
+    def add(status: str, digest: str, diff_id: str | None, size: int,
+            pa: int | None, pb: int | None, match: str | None) -> None:
+        for name, value in zip(
+            COMPARE_LAYERS_COLUMNS, (status, digest, diff_id, size, pa, pb, match), strict=True
+        ):
+            rows[name].append(value)
+
+    def diff_of(diffs: tuple[str, ...], i: int) -> str | None:
+        return diffs[i] if i < len(diffs) else None
+
+    free = list(range(len(a.layers)))
+    for j, layer in enumerate(b.layers):
+        diff_id = diff_of(b_diff, j)
+        i = next((i for i in free if a.layers[i].digest == layer.digest), None)
+        how = "digest"
+        if i is None and diff_id is not None:
+            i = next((i for i in free if diff_of(a_diff, i) == diff_id), None)
+            how = "diff_id"
+        if i is None:
+            add("added", layer.digest, diff_id, layer.size, None, j, None)
+        else:
+            free.remove(i)
+            add("shared", layer.digest, diff_id, layer.size, i, j, how)
+    for i in free:
+        layer = a.layers[i]
+        add("removed", layer.digest, diff_of(a_diff, i), layer.size, i, None, None)
+    return rows
+
+
+def _config_rows(a: ImageConfig, b: ImageConfig) -> dict[str, list[Any]]:
+    rows: dict[str, list[Any]] = {"field": [], "a": [], "b": []}
+
+    def add(name: str, left: str | None, right: str | None) -> None:
+        if left != right:
+            rows["field"].append(name)
+            rows["a"].append(left)
+            rows["b"].append(right)
+
+    for name, get in FIELDS.items():
+        add(name, get(a), get(b))
+    for prefix, left_map, right_map in (
+        ("env", a.env_dict, b.env_dict),
+        ("label", dict(a.labels), dict(b.labels)),
+    ):
+        for key in sorted(set(left_map) | set(right_map)):
+            add(f"{prefix}.{key}", left_map.get(key), right_map.get(key))
+    return rows
+
+
+def compare_frames(
+    a: Manifest, a_config: ImageConfig | None, b: Manifest, b_config: ImageConfig | None
+) -> Comparison:
+    """Compare image ``a`` with image ``b`` (see the module docstring for layer matching).
+    Without both configs there is no diff_id matching and no config comparison."""
+    a_diff = a_config.diff_ids if a_config is not None else ()
+    b_diff = b_config.diff_ids if b_config is not None else ()
+    layers = table(
+        _layer_rows(a, a_diff, b, b_diff), COMPARE_LAYERS_COLUMNS, size_columns=("size",)
+    )
+    config_rows = (
+        _config_rows(a_config, b_config)
+        if a_config is not None and b_config is not None
+        else {"field": [], "a": [], "b": []}
+    )
+    return Comparison(layers, table(config_rows, COMPARE_CONFIG_COLUMNS), a.digest, b.digest)
+
+
+__all__ = [
+    "COMPARE_CONFIG_COLUMNS",
+    "COMPARE_LAYERS_COLUMNS",
+    "FIELDS",
+    "MATCH_DTYPE",
+    "STATUS_DTYPE",
+    "SUMMARY_COLUMNS",
+    "Comparison",
+    "compare_frames",
+]

@@ -1,0 +1,180 @@
+"""The :class:`Table` every table function returns, its dtypes, and human-readable sizes.
+
+A :class:`Table` is a :class:`pandas.DataFrame` whose values stay what they are (sizes are
+``int64`` bytes) while its notebook HTML and its ``repr`` show sizes as ``1.5 KiB`` and shares as
+``12.5%``. Which columns are sizes is kept on the table (``size_columns``, in pandas'
+``_metadata``, so it survives slicing, filtering and sorting).
+
+Dtype conventions of every table in :mod:`ociinspect.tables`: text is pandas' ``string`` dtype
+(missing is ``<NA>``); closed vocabularies (kind, compression, status) are categoricals with
+fixed categories; counts and sizes are ``int64``, or ``Int64`` (nullable) where a value can be
+missing; times are ``datetime64[ns, UTC]``; flags are ``bool``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+STRING = pd.StringDtype()
+TIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
+INT = "int64"
+OPTIONAL_INT = pd.Int64Dtype()
+FLOAT = "float64"
+BOOL = "bool"
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+#: Columns whose values are digests; the CLI shortens them in its ``table`` format.
+DIGEST_COLUMNS = frozenset({"digest", "diff_id", "describes", "config_digest", "subject"})
+
+
+def format_size(value: Any) -> str:
+    """``1536`` -> ``"1.5 KiB"`` (binary units, one decimal; bytes below 1 KiB exact);
+    missing values -> ``""``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    number = int(value)
+    if abs(number) < 1024:
+        return f"{number} B"
+    scaled = float(number)
+    unit = 0
+    while abs(scaled) >= 1024 and unit < len(_UNITS) - 1:
+        scaled /= 1024
+        unit += 1
+    return f"{scaled:.1f} {_UNITS[unit]}"
+
+
+def format_share(value: Any) -> str:
+    """``0.125`` -> ``"12.5%"``; missing -> ``""``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{float(value) * 100:.1f}%"
+
+
+def utc(value: str | datetime | None) -> pd.Timestamp | None:
+    """A config time as a UTC timestamp: RFC 3339 text or a datetime; naive means UTC.
+    None when absent, unreadable, or outside what datetime64[ns] holds."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return pd.Timestamp(value).tz_convert("UTC")
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+
+
+class Table(pd.DataFrame):
+    """A DataFrame that shows sizes (and shares) human-readably; its values are unchanged.
+
+    ``size_columns`` and ``share_columns`` name the columns shown as ``1.5 KiB`` / ``12.5%``;
+    columns that are no longer in the table (after selecting some) are ignored.
+    """
+
+    _metadata = ["size_columns", "share_columns"]
+    size_columns: tuple[str, ...] = ()
+    share_columns: tuple[str, ...] = ()
+
+    @property
+    def _constructor(self) -> Callable[..., Table]:
+        return Table
+
+    @classmethod
+    def of(
+        cls,
+        frame: pd.DataFrame,
+        size_columns: Sequence[str] = (),
+        share_columns: Sequence[str] = (),
+    ) -> Table:
+        """``frame`` as a Table (its data is not copied)."""
+        table = cls(frame)
+        table.size_columns = tuple(size_columns)
+        table.share_columns = tuple(share_columns)
+        return table
+
+    def formatters(self) -> dict[str, Callable[[Any], str]]:
+        """``to_string``-style formatters for the size and share columns present."""
+        out: dict[str, Callable[[Any], str]] = {}
+        for name in self.size_columns:
+            if name in self.columns:
+                out[name] = format_size
+        for name in self.share_columns:
+            if name in self.columns:
+                out[name] = format_share
+        return out
+
+    def __repr__(self) -> str:
+        """pandas' repr (same options, same truncation) with sizes and shares formatted."""
+        from pandas.io.formats import format as pandas_format
+
+        # What DataFrame.__repr__ passes to to_string (display options); absent in old pandas.
+        params_of = getattr(pandas_format, "get_dataframe_repr_params", dict)
+        return str(self.to_string(formatters=self.formatters(), **params_of()))
+
+    def _repr_html_(self) -> str:
+        """A Styler rendering: sizes human-readable and right-aligned, every cell escaped."""
+        limit = pd.get_option("display.max_rows") or len(self)
+        shown = pd.DataFrame(self.head(limit)) if len(self) > limit else pd.DataFrame(self)
+        styler = shown.style.format(escape="html", na_rep="")
+        styler = styler.format_index(escape="html", axis=1)
+        formatters = self.formatters()
+        present: list[Hashable] = list(formatters)
+        for name, formatter in formatters.items():
+            styler = styler.format(formatter, subset=[name])
+        if present:
+            styler = styler.set_properties(subset=present, **{"text-align": "right"})
+        html = styler.hide(axis="index").to_html()
+        rows, columns = self.shape
+        note = f"{rows} rows × {columns} columns"
+        if len(self) > limit:
+            note = f"first {limit} of " + note
+        return f"{html}<p><small>{note}</small></p>"
+
+
+def frame(columns: Mapping[str, Iterable[Any]], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """A DataFrame with exactly the columns of ``dtypes``, in that order, each of its dtype
+    (so an empty frame has the same columns and dtypes as a full one)."""
+    data = {}
+    for name, dtype in dtypes.items():
+        values = list(columns[name])
+        if dtype == TIME:
+            data[name] = pd.Series(pd.to_datetime(values, utc=True), dtype=TIME)
+        else:
+            data[name] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data, columns=list(dtypes))
+
+
+def table(
+    columns: Mapping[str, Iterable[Any]],
+    dtypes: Mapping[str, Any],
+    size_columns: Sequence[str] = (),
+    share_columns: Sequence[str] = (),
+) -> Table:
+    """:func:`frame` as a :class:`Table`."""
+    return Table.of(frame(columns, dtypes), size_columns, share_columns)
+
+
+__all__ = [
+    "BOOL",
+    "DIGEST_COLUMNS",
+    "FLOAT",
+    "INT",
+    "OPTIONAL_INT",
+    "STRING",
+    "TIME",
+    "Table",
+    "format_share",
+    "format_size",
+    "frame",
+    "table",
+    "utc",
+]
