@@ -1,0 +1,1 @@
+"""Helpers for the real-browser tests (tests/test_browser.py): servers and notebooks."""
