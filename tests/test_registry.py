@@ -477,3 +477,17 @@ def test_trace_records_the_handshake_without_secrets(registry_token: Registry) -
     assert ALICE.password not in text
     assert "Bearer <redacted>" in str(c.trace.since(0)[2].request_headers)
     assert "Basic <redacted>" in str(c.trace.since(0)[1].request_headers)
+
+
+def test_netrc_never_injects_credentials(
+    registry_basic: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ~/.netrc entry for the registry is ignored: requests must not send it by itself."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login {ALICE.name} password {ALICE.password}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    proxy = registry_basic.proxy()
+    with pytest.raises(UnauthorizedError):
+        client().get_manifest(proxy.host, "demo/single", "latest")
+    assert proxy.requests() and all(not r.has_header("Authorization") for r in proxy.requests())
