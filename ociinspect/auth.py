@@ -334,6 +334,7 @@ def challenge_problem(challenge: Challenge) -> str | None:
     try:
         parts = urlsplit(realm)
         absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port over 65535 or not a number
     except ValueError:
         absolute = False
     if not absolute:
@@ -616,7 +617,7 @@ def parse_token_response(
         raise SizeLimitError(f"token response from {url}", MAX_TOKEN_RESPONSE_BYTES, len(body))
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         looks = "HTML" if body.lstrip()[:1] == b"<" else "not JSON"
         raise fail(f"token response is {looks} ({len(body)} bytes)") from None
     if not isinstance(doc, dict):

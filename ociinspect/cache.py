@@ -3,12 +3,21 @@
 Layout (the ``blobs/`` part is the OCI image-layout's, image-spec image-layout.md "blobs")::
 
     <directory>/blobs/<algorithm>/<hex>        the exact bytes of a blob or manifest
-    <directory>/meta/<algorithm>/<hex>.json    {"mediaType": ...} for entries stored by put_manifest
+    <directory>/meta/<algorithm>/<hex>.json    small facts about a digest: {"mediaType": ...} for
+                                               entries stored by put_manifest, and what
+                                               put_meta adds (a layer's uncompressed size)
+    <directory>/tags/<sha256 of ref>.json      the digest a tag pointed at when last resolved
 
-Keys are digests only. **Tags are never cached**: a tag is a mutable pointer, so a caller that
-starts from a tag must resolve it against the registry (a manifest HEAD is enough) and then ask
-the cache for the digest it got back. Passing a tag where a digest is expected raises
+Keys are digests only. **Tags are never answered from the cache**: a tag is a mutable pointer, so
+a caller that starts from a tag must resolve it against the registry (a manifest HEAD is enough)
+and then ask the cache for the digest it got back. :meth:`BlobCache.put_tag` remembers the last
+digest seen, as a *hint* (whether a HEAD is likely to find the manifest here; what an explicit
+offline mode may fall back to, saying so). Passing a tag where a digest is expected raises
 :class:`~ociinspect.errors.InvalidDigestError`.
+
+Metadata (``meta/``) is facts about content, true whatever happens to the bytes: it stays when an
+entry is evicted or found corrupted (a few hundred bytes per digest), and only :meth:`clear`
+removes it. Metadata and tag files are written atomically too (temporary file, rename).
 
 Integrity:
 
@@ -24,12 +33,14 @@ Integrity:
   and the read reports a miss.
 
 Eviction is least-recently-used: every read touches the entry's mtime, and when a put takes the
-cache over ``max_bytes`` the oldest entries are deleted (never the one just written).
+cache over ``max_bytes`` the oldest entries are deleted (never the one just written). The
+default cache's bound is 10 GiB, or ``OCIINSPECT_CACHE_MAX_BYTES`` (``500M``, ``20G``, bytes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -37,10 +48,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .digest import ALGORITHMS, Digest, Verifier
 from .models import ManifestInfo
@@ -53,8 +64,21 @@ DEFAULT_VERIFY_LIMIT = 4 * 1024**2
 #: Temporary files older than this are left over by a crashed writer and are removed by prune().
 STALE_TEMP_SECONDS = 24 * 3600
 _CHUNK = 1024**2
+#: Largest metadata or tag file read back (they hold a few small fields).
+MAX_META_BYTES = 64 * 1024
 _OFF = {"0", "off", "false", "no"}
 _ENTRY = re.compile(r"[a-f0-9]+")
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``"500M"`` -> 524288000: bytes, with an optional binary suffix K, M, G or T
+    (``KiB``/``KB`` read the same). ValueError for anything else."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a size: {text!r} (expected bytes, or a number and K, M, G or T)")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return number * 1024 ** (" kmgt".index(unit) if unit else 0)
 
 
 def default_cache_dir() -> Path:
@@ -111,6 +135,7 @@ class BlobCache:
         self.verify_limit = verify_limit
         self._lock = threading.Lock()
         self._prune_lock = threading.Lock()
+        self._meta_lock = threading.Lock()
         self._hits = 0
         self._misses = 0
         self._estimate: int | None = None  # bytes on disk as last scanned plus what we added
@@ -127,6 +152,9 @@ class BlobCache:
 
     def _meta_path(self, digest: Digest) -> Path:
         return self.directory / "meta" / digest.algorithm / f"{digest.encoded}.json"
+
+    def _tag_path(self, reference: str) -> Path:
+        return self.directory / "tags" / f"{hashlib.sha256(reference.encode()).hexdigest()}.json"
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -182,12 +210,40 @@ class BlobCache:
         raw = self.get(key)
         if raw is None:
             return None
-        media_type = None
-        with contextlib.suppress(OSError, ValueError):
-            meta = json.loads(self._meta_path(key).read_bytes())
-            if isinstance(meta, dict) and isinstance(meta.get("mediaType"), str):
-                media_type = meta["mediaType"]
+        media_type = self.get_meta(key).get("mediaType")
+        if not isinstance(media_type, str):
+            media_type = None
         return ManifestInfo.from_bytes(raw, str(key), media_type)
+
+    def get_meta(self, digest: str | Digest) -> dict[str, Any]:
+        """The metadata stored for ``digest`` (see :meth:`put_meta`); ``{}`` when there is none
+        or the file is unreadable. Values are whatever JSON held: callers check their types."""
+        return _read_json(self._meta_path(Digest.parse(digest)))
+
+    def tag(self, reference: str) -> str | None:
+        """The digest :meth:`put_tag` last remembered for ``reference``, or None. A hint only:
+        never answer a tag with it without saying so (see the module docstring)."""
+        found = _read_json(self._tag_path(reference))
+        digest = found.get("digest")
+        if found.get("reference") != reference or not isinstance(digest, str):
+            return None
+        try:
+            return str(Digest.parse(digest))
+        except ValueError:
+            return None
+
+    def tags(self) -> dict[str, str]:
+        """Every remembered ``reference -> digest`` hint."""
+        found: dict[str, str] = {}
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for path in sorted((self.directory / "tags").iterdir()):
+                if path.name.startswith(".") or path.suffix != ".json":
+                    continue
+                body = _read_json(path)
+                reference, digest = body.get("reference"), body.get("digest")
+                if isinstance(reference, str) and isinstance(digest, str):
+                    found[reference] = digest
+        return found
 
     def verify(self, digest: str | Digest) -> bool:
         """Re-hash an entry whatever its size; delete it if corrupted. True if present and sound."""
@@ -232,6 +288,24 @@ class BlobCache:
         # Metadata first: whoever sees the blob also sees its media type.
         _write_atomically(self._meta_path(key), (meta,))
         return self._store(key, (info.raw,))
+
+    def put_meta(self, digest: str | Digest, values: Mapping[str, Any]) -> None:
+        """Merge ``values`` (JSON-serialisable) into the metadata of ``digest``, atomically.
+
+        The entry itself need not be held: metadata is facts about the digest. Concurrent
+        writers of one digest each write a whole file; the last rename wins (both hold facts
+        about the same bytes).
+        """
+        key = Digest.parse(digest)
+        with self._meta_lock:
+            merged = {**self.get_meta(key), **values}
+            body = json.dumps(merged, sort_keys=True, separators=(",", ":")).encode()
+            _write_atomically(self._meta_path(key), (body,))
+
+    def put_tag(self, reference: str, digest: str | Digest) -> None:
+        """Remember that ``reference`` (a full tag reference) pointed at ``digest`` just now."""
+        body = {"reference": reference, "digest": str(Digest.parse(digest)), "seen": time.time()}
+        _write_atomically(self._tag_path(reference), (json.dumps(body).encode(),))
 
     # -- size and eviction ---------------------------------------------------------------------
 
@@ -294,15 +368,17 @@ class BlobCache:
         return evicted
 
     def clear(self) -> None:
-        """Remove every entry and its metadata, and reset the hit and miss counters.
+        """Remove every entry, all metadata and every remembered tag, and reset the hit and
+        miss counters.
 
         Temporary files of writes in progress are left to finish (stale ones are removed).
         """
         for *_, path, _size in self._entries():
             _unlink(path)
-        for algorithm in ALGORITHMS:
+        folders = [self.directory / "meta" / algorithm for algorithm in ALGORITHMS]
+        for folder in [*folders, self.directory / "tags"]:
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                for meta in (self.directory / "meta" / algorithm).iterdir():
+                for meta in folder.iterdir():
                     if not meta.name.startswith("."):
                         _unlink(meta)
         with self._lock:
@@ -320,8 +396,8 @@ class BlobCache:
         return handle
 
     def _remove(self, key: Digest) -> None:
+        """Drop an entry's bytes; its metadata stays (see the module docstring)."""
         _unlink(self._blob_path(key))
-        _unlink(self._meta_path(key))
 
     def _store(self, key: Digest, chunks: Iterable[bytes]) -> Path:
         """Write an entry atomically, then prune (sparing it) if the bound is passed."""
@@ -356,6 +432,17 @@ def _hashes_to(handle: BinaryIO, key: Digest) -> bool:
     while chunk := handle.read(_CHUNK):
         hasher.update(chunk)
     return hasher.hexdigest() == key.encoded
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A small JSON object file, or {} when it is missing, too large or not an object."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_META_BYTES + 1)
+        value = json.loads(raw) if len(raw) <= MAX_META_BYTES else None
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _touch(path: Path) -> None:
@@ -410,8 +497,9 @@ def default_cache() -> BlobCache | None:
     """The cache ociinspect uses when a caller gives none, or None when caching is off.
 
     :func:`set_default_cache` wins; otherwise ``OCIINSPECT_CACHE=0`` (or ``off``, ``false``,
-    ``no``) disables caching, and else a :class:`BlobCache` at :func:`default_cache_dir` is made
-    once (again if ``OCIINSPECT_CACHE_DIR`` changes). The environment is read on every call.
+    ``no``) disables caching, and else a :class:`BlobCache` at :func:`default_cache_dir`, bounded
+    by :func:`default_max_bytes`, is made once (again if either changes). The environment is
+    read on every call.
     """
     global _automatic
     with _default_lock:
@@ -419,10 +507,22 @@ def default_cache() -> BlobCache | None:
             return _override[0]
         if os.environ.get("OCIINSPECT_CACHE", "").strip().lower() in _OFF:
             return None
-        directory = default_cache_dir()
-        if _automatic is None or _automatic.directory != directory:
-            _automatic = BlobCache(directory)
+        directory, bound = default_cache_dir(), default_max_bytes()
+        if _automatic is None or (_automatic.directory, _automatic.max_bytes) != (directory, bound):
+            _automatic = BlobCache(directory, bound)
         return _automatic
+
+
+def default_max_bytes() -> int:
+    """``$OCIINSPECT_CACHE_MAX_BYTES`` (``500M``, ``20G``, bytes; see :func:`parse_size`), else
+    :data:`DEFAULT_MAX_BYTES`. A value that does not parse is a ValueError naming it."""
+    text = os.environ.get("OCIINSPECT_CACHE_MAX_BYTES", "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ValueError(f"OCIINSPECT_CACHE_MAX_BYTES: {exc}") from None
 
 
 def set_default_cache(cache: BlobCache | None) -> None:
@@ -446,6 +546,8 @@ __all__ = [
     "CacheStats",
     "default_cache",
     "default_cache_dir",
+    "default_max_bytes",
+    "parse_size",
     "reset_default_cache",
     "set_default_cache",
 ]

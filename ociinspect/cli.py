@@ -7,6 +7,7 @@
     ociinspect tags [REF]
     ociinspect compare A B [--platform P]
     ociinspect files [REF] --layer N
+    ociinspect cache [info|clear|prune] [--max-bytes SIZE]
 
 REF is anything :mod:`ociinspect.sources` reads (``alpine:3.20``, ``docker://…``, ``oci:DIR:TAG``,
 ``oci-archive:FILE``, ``docker-archive:FILE``); left out, or the word ``sample``, it is the
@@ -41,6 +42,7 @@ from .tables import Comparison, Table
 from .tables.frame import DIGEST_COLUMNS, format_share, format_size
 
 FORMATS = ("table", "csv", "json", "markdown")
+CACHE_ACTIONS = ("info", "clear", "prune")
 #: Longest text cell in the ``table`` format unless ``--no-trunc``.
 MAX_CELL = 60
 PROG = "ociinspect"
@@ -111,7 +113,47 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "referrers":
             sub.add_argument("--artifact-type", help="only artifacts of this type")
+    about = "the disk cache: where it is and what it holds; clear it; prune it to a size"
+    cache = commands.add_parser("cache", help=about, description=about)
+    cache.add_argument("action", nargs="?", choices=CACHE_ACTIONS, default="info")
+    cache.add_argument(
+        "--max-bytes", help="prune down to this size (500M, 2G, bytes; default: the cache's bound)"
+    )
     return parser
+
+
+def cache_command(args: argparse.Namespace, out: TextIO) -> None:
+    """``ociinspect cache``: print the cache's location, entries and bytes, after clearing or
+    pruning it when asked."""
+    from .cache import BlobCache, default_cache, default_cache_dir, default_max_bytes, parse_size
+
+    cache = default_cache()
+    off = cache is None
+    if cache is None:  # caching is off for reads and writes, but the directory may hold data
+        cache = BlobCache(default_cache_dir(), default_max_bytes())
+    if args.max_bytes is not None and args.action != "prune":
+        raise UsageError("--max-bytes goes with 'cache prune'")
+    if args.action == "clear":
+        before = cache.stats()
+        cache.clear()
+        out.write(f"cleared {before.entries} entries ({format_size(before.bytes)})\n")
+    elif args.action == "prune":
+        try:
+            bound = parse_size(args.max_bytes) if args.max_bytes is not None else None
+        except ValueError as exc:
+            raise UsageError(f"--max-bytes: {exc}") from None
+        evicted = cache.prune(bound)
+        out.write(f"pruned {len(evicted)} entries\n")
+    stats = cache.stats()
+    bound_text = "unbounded" if cache.max_bytes is None else format_size(cache.max_bytes)
+    lines = [
+        ("location", str(cache.directory) + (" (caching is off: OCIINSPECT_CACHE)" if off else "")),
+        ("entries", str(stats.entries)),
+        ("bytes", f"{stats.bytes} ({format_size(stats.bytes)})"),
+        ("bound", bound_text),
+        ("tags", str(len(cache.tags()))),
+    ]
+    out.write("".join(f"{name:<9} {value}\n" for name, value in lines))
 
 
 # --------------------------------------------------------------------------- running
@@ -300,7 +342,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError(f"choose a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
+            raise UsageError(
+                f"choose a command: {', '.join(COMMANDS)}, cache (see '{PROG} --help')"
+            )
+        if args.command == "cache":
+            cache_command(args, stdout)
+            stdout.flush()
+            return 0
         result = run(args)
         emit(result, args.format, stdout, not args.no_trunc, vertical=args.command == "config")
         stdout.flush()
@@ -319,5 +367,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return 0
 
 
-__all__ = ["COMMANDS", "FORMATS", "build_parser", "emit", "main", "render_markdown",
-           "render_text", "run"]
+__all__ = ["CACHE_ACTIONS", "COMMANDS", "FORMATS", "build_parser", "cache_command", "emit",
+           "main", "render_markdown", "render_text", "run"]

@@ -11,12 +11,18 @@ callback of :meth:`ociinspect.registry.RegistryClient.download_blob`::
 
 Labels are shown to the user: pass a repository name or digest, never a URL with credentials
 (userinfo, query strings and fragments of URL-looking labels are dropped as a safety net).
+
+:func:`bar_for` is the one policy for *when* a download shows a bar: always when asked with
+``True``, never with ``False``, and by default (``None``) when ``OCIINSPECT_PROGRESS`` allows it
+and the blob is at least :data:`LARGE` bytes (8 MiB), so small reads stay quiet.
+:func:`counted` reports the bytes of a chunk iterator as they pass.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -24,6 +30,8 @@ _OFF = {"0", "off", "false", "no"}
 _URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@\s]*@)?(?P<rest>[^\s?#]*)[^\s]*")
 _LONG_DIGEST = re.compile(r"\b(sha256|sha512):([a-f0-9]{12})[a-f0-9]{20,}")
 MAX_LABEL = 60
+#: Downloads at least this large show a bar unless progress is off.
+LARGE = 8 * 1024 * 1024
 
 
 @runtime_checkable
@@ -143,6 +151,29 @@ def make_progress(enabled: bool | None = None, label: str = "", **options: Any) 
     return NullProgress(label)
 
 
+def bar_for(enabled: bool | None, size: int | None, label: str = "") -> Progress | None:
+    """A progress bar for a download of ``size`` bytes, or None when none should show.
+
+    ``True``: always (a tqdm bar when tqdm is importable); ``False``: never; ``None``: when
+    :func:`progress_enabled` and ``size`` is at least :data:`LARGE`.
+    """
+    if enabled is False or not progress_enabled(enabled):
+        return None
+    if enabled is None and (size is None or size < LARGE):
+        return None
+    return make_progress(True, label)
+
+
+def counted(
+    chunks: Iterable[bytes], progress: Progress, total: int | None, label: str = ""
+) -> Iterator[bytes]:
+    """Pass ``chunks`` through, starting ``progress`` with ``total`` and adding each chunk."""
+    progress.start(total, label)
+    for chunk in chunks:
+        progress.update(len(chunk))
+        yield chunk
+
+
 class ProgressCallback:
     """Adapts a :class:`Progress` to ``callback(done, total)`` where ``done`` is cumulative.
 
@@ -169,10 +200,13 @@ class ProgressCallback:
 
 
 __all__ = [
+    "LARGE",
     "NullProgress",
     "Progress",
     "ProgressCallback",
     "TqdmProgress",
+    "bar_for",
+    "counted",
     "make_progress",
     "progress_enabled",
     "safe_label",

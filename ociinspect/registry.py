@@ -24,15 +24,16 @@ import ipaddress
 import json
 import logging
 import os
+import queue
 import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -49,10 +50,12 @@ from .errors import (
     InsecureCredentialsError,
     InsecureRedirectError,
     InvalidDigestError,
+    InvalidDocumentError,
     InvalidReferenceError,
     NotFoundError,
     OCIInspectError,
     RateLimitedError,
+    RedirectError,
     RegistryError,
     RegistryErrorDetail,
     ServerError,
@@ -66,7 +69,7 @@ from .errors import (
 )
 from .models import ManifestInfo
 from .retry import RetryPolicy
-from .trace import Exchange, Trace, redact_url
+from .trace import Exchange, Trace, redact_url, scrub, sent_secrets
 
 #: Manifests larger than this are refused (distribution and containerd use 4 MiB too).
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
@@ -74,6 +77,10 @@ MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 MAX_TOKEN_SIZE = 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 CHUNK = 1024 * 1024
+#: Unread bodies up to this size are drained (not dropped with the connection): see _release.
+DRAIN_LIMIT = 64 * 1024
+#: Blobs at least this long are hashed in a helper thread as they stream: see _HashAhead.
+HASH_AHEAD = 8 * 1024 * 1024
 
 USER_AGENT = "ociinspect/0.1"
 log = logging.getLogger("ociinspect.registry")
@@ -86,6 +93,20 @@ _DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"}
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """An ``auth`` hook that does nothing, so requests never injects ``.netrc`` credentials."""
     return request
+
+
+_HIDDEN_LOCATION = "_ociinspect_location"
+
+
+def _hide_location(resp: requests.Response, **kwargs: Any) -> requests.Response:
+    """A response hook: take ``Location`` out of requests' sight until ``_attempt`` restores it.
+
+    Even with ``allow_redirects=False`` requests works out ``Response.next`` for a redirect: it
+    parses the Location (a bare ValueError for ``http://[::1``) and first reads the whole body
+    into memory, decompressing it (a hostile 307 could stream or inflate gigabytes).
+    """
+    setattr(resp, _HIDDEN_LOCATION, resp.headers.pop("Location", None))
+    return resp
 
 
 def is_loopback(host: str) -> bool:
@@ -112,6 +133,53 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return (parts.scheme, (parts.hostname or "").lower(), port)
+
+
+def _same_origin(url: str, origin: tuple[str, str, int | None]) -> bool:
+    try:
+        return _origin(url) == origin
+    except ValueError:
+        return False
+
+
+class _HashAhead:
+    """Feeds a :class:`Verifier` from a helper thread, a few chunks behind the download.
+
+    hashlib and socket reads both release the GIL, so with a core to spare, receiving the next
+    chunk overlaps hashing this one: a verified download then runs at the speed of the slower of
+    the two instead of their sum (hashing costs ~3x the receive copy). At most ``depth`` chunks
+    wait (memory stays bounded); sizes are checked by the caller as chunks arrive.
+    """
+
+    def __init__(self, verifier: Verifier, depth: int = 4) -> None:
+        self.verifier = verifier
+        self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ociinspect-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.verifier.update(chunk)
+                except Exception as exc:  # re-raised by verify(); keep draining meanwhile
+                    self._error = exc
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        """Stop the helper once the queued chunks are hashed; safe to call twice."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def verify(self) -> Digest:
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self.verifier.verify()
 
 
 @dataclass(frozen=True)
@@ -251,7 +319,7 @@ class RegistryClient:
                     return resp
                 extra = auth.parse_scopes(found.params.get("scope", ""))
             learned = True
-            resp.close()
+            _release(resp)
 
     def _learn(
         self, resp: requests.Response, method: str, url: str, origin: str
@@ -264,7 +332,8 @@ class RegistryClient:
         problem = auth.challenge_problem(chosen) if chosen is not None else None
         if problem is not None:
             resp.close()
-            raise ChallengeError(method, redact_url(url), 401, reason=problem)
+            reason = scrub(problem, _sent_secrets(resp))
+            raise ChallengeError(method, redact_url(url), 401, reason=reason)
         if chosen is not None:
             with self._lock:
                 self._challenges[origin] = chosen
@@ -296,7 +365,8 @@ class RegistryClient:
             return self._fetch_token(request, creds, registry)
 
         key = request.key(identity)
-        token = self.token_cache.get_or_fetch(key, fetch) if self.token_cache is not None else fetch()
+        cache = self.token_cache
+        token = cache.get_or_fetch(key, fetch) if cache is not None else fetch()
         headers["Authorization"] = token.authorization
         return key, token
 
@@ -331,7 +401,8 @@ class RegistryClient:
         shown = redact_url(url)
         with contextlib.closing(resp):
             if resp.status_code != 200:
-                errors = _error_details(resp)
+                secrets = (creds.password, creds.identity_token) if creds is not None else ()
+                errors = _error_details(resp, secrets)
                 kind = {401: UnauthorizedError, 403: DeniedError}.get(resp.status_code, TokenError)
                 who = f"for {creds.username}" if creds is not None else "anonymously"
                 raise kind(
@@ -368,8 +439,16 @@ class RegistryClient:
             location = resp.headers.get("Location")
             if resp.status_code not in (301, 302, 303, 307, 308) or not location:
                 return resp
-            resp.close()
-            there = urljoin(here, location)
+            _release(resp)
+            try:
+                there = urljoin(here, location)
+                moved = _origin(there) != _origin(here)
+                if urlsplit(there).scheme not in ("http", "https"):
+                    raise ValueError("not http(s)")
+            except ValueError:  # a port over 65535, a broken IPv6 literal, file:, javascript:
+                raise RedirectError(
+                    method, redact_url(here), resp.status_code, reason="unusable Location header"
+                ) from None
             if urlsplit(here).scheme == "https" and urlsplit(there).scheme != "https":
                 raise InsecureRedirectError(
                     method,
@@ -377,7 +456,17 @@ class RegistryClient:
                     resp.status_code,
                     reason=f"refusing redirect from https to {redact_url(there)}",
                 )
-            if _origin(there) != _origin(here):
+            if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
+                method, data = "GET", None
+            if moved:
+                if data is not None:
+                    # A 307/308 would resend the body, e.g. an OAuth2 form holding a refresh token.
+                    raise RedirectError(
+                        method,
+                        redact_url(here),
+                        resp.status_code,
+                        reason=f"refusing to resend a request body to {redact_url(there)}",
+                    )
                 # Dropped for good: a CDN is never handed the registry's credentials.
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
             if there in seen:
@@ -388,8 +477,6 @@ class RegistryClient:
                     reason=f"redirect loop back to {redact_url(there)}",
                 )
             seen.add(there)
-            if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
-                method, data = "GET", None
             here = there
         raise TooManyRedirectsError(
             method, redact_url(url), None, reason=f"more than {self.max_redirects} redirects"
@@ -419,6 +506,7 @@ class RegistryClient:
                     allow_redirects=False,
                     timeout=self.timeout,
                     auth=_no_netrc,
+                    hooks={"response": [_hide_location]},
                 )
             except requests.RequestException as exc:
                 reason = _transport_reason(exc)
@@ -442,7 +530,9 @@ class RegistryClient:
                     self._sleep(wait)
                     continue
                 raise TransportError(method, redact_url(url), None, reason=reason) from None
-            length = resp.headers.get("Content-Length")
+            location = getattr(resp, _HIDDEN_LOCATION, None)
+            if location is not None:
+                resp.headers["Location"] = location
             self.trace.add(
                 Exchange.record(
                     method,
@@ -450,7 +540,7 @@ class RegistryClient:
                     resp.status_code,
                     purpose,
                     time.monotonic() - t0,
-                    int(length) if length and length.isdigit() else 0,
+                    _length(resp.headers.get("Content-Length")) or 0,
                     headers,
                     dict(resp.headers),
                 )
@@ -458,7 +548,7 @@ class RegistryClient:
             if self.retry.retryable(method, resp.status_code):
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if self.retry.should_retry(attempt, time.monotonic() - start, wait):
-                    resp.close()
+                    _release(resp)
                     self._sleep(wait)
                     continue
             return resp
@@ -475,8 +565,16 @@ class RegistryClient:
         if status == 404 or codes & _NOT_FOUND_CODES:
             return NotFoundError(method, shown, status, errors, reason=f"{what} not found")
         if status == 401:
+            # RFC 6750 3.1: the challenge says why a Bearer token was refused.
+            refusal = next((c.error for c in _challenges_of(resp) if c.error), None)
+            if refusal == "insufficient_scope":
+                return DeniedError(
+                    method, shown, status, errors, reason=f"access to {what} denied ({refusal})"
+                )
+            known = refusal in ("invalid_token", "invalid_request")  # never echo other text
+            why = f" (the registry refused the token: {refusal})" if known else ""
             return UnauthorizedError(
-                method, shown, status, errors, reason=f"not authorized to read {what}"
+                method, shown, status, errors, reason=f"not authorized to read {what}{why}"
             )
         if status == 403 or "DENIED" in codes:
             return DeniedError(method, shown, status, errors, reason=f"access to {what} denied")
@@ -542,7 +640,7 @@ class RegistryClient:
                 "schema1 although v2/OCI types were accepted: push the image again with a "
                 "current client",
             )
-        return ManifestInfo.from_bytes(raw, digest, media_type)
+        return _manifest_info(raw, digest, media_type, what)
 
     def head_manifest(
         self,
@@ -566,9 +664,9 @@ class RegistryClient:
         )
         if resp.status_code != 200:
             raise self._fail(resp, "HEAD", url, what)
-        resp.close()
+        _release(resp)
         header = resp.headers.get("Docker-Content-Digest")
-        length = resp.headers.get("Content-Length")
+        length = _length(resp.headers.get("Content-Length"))
         media_type = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
         if header is None or (expected is not None and header != str(expected)):
             info = self.get_manifest(registry, repository, reference, accept=accept)
@@ -579,7 +677,7 @@ class RegistryClient:
             raise RegistryError(
                 "HEAD", redact_url(url), 200, reason=f"invalid Docker-Content-Digest {header!r}"
             ) from exc
-        return BlobInfo(header, int(length) if length and length.isdigit() else None, media_type)
+        return BlobInfo(header, length, media_type)
 
     # -- blobs ------------------------------------------------------------------------------
 
@@ -640,25 +738,37 @@ class RegistryClient:
         what = f"blob {repository}@{digest}"
         resp, url = self._open_blob(registry, repository, digest)
         verifier = Digest.parse(digest).verifier(what, size)
-        length = resp.headers.get("Content-Length")
-        if max_size is not None and length and length.isdigit() and int(length) > max_size:
+        length = _length(resp.headers.get("Content-Length"))
+        if max_size is not None and length is not None and length > max_size:
             resp.close()
-            raise SizeLimitError(what, max_size, int(length))
-        if size is not None and length and length.isdigit() and int(length) != size:
+            raise SizeLimitError(what, max_size, length)
+        if size is not None and length is not None and length != size:
             resp.close()
-            raise SizeMismatchError(what, size, int(length))
+            raise SizeMismatchError(what, size, length)
 
-        def chunks() -> Iterator[bytes]:
-            for chunk in _raw_chunks(resp, chunk_size, "GET", url):
-                verifier.update(chunk)
-                if max_size is not None and verifier.received > max_size:
-                    raise SizeLimitError(what, max_size, verifier.received)
-                yield chunk
-            verifier.verify()
+        def chunks() -> Generator[bytes, None, None]:
+            big = length is not None and length >= HASH_AHEAD
+            hashing: Verifier | _HashAhead = _HashAhead(verifier) if big else verifier
+            received = 0
+            try:
+                for chunk in _raw_chunks(resp, chunk_size, "GET", url):
+                    received += len(chunk)
+                    if size is not None and received > size:
+                        raise SizeMismatchError(what, size, received)
+                    if max_size is not None and received > max_size:
+                        raise SizeLimitError(what, max_size, received)
+                    hashing.update(chunk)
+                    yield chunk
+                hashing.verify()
+            finally:
+                if isinstance(hashing, _HashAhead):
+                    hashing.close()
 
+        stream = chunks()
         try:
-            yield chunks()
+            yield stream
         finally:
+            stream.close()  # a consumer that stopped early: stop the hashing helper now
             resp.close()
 
     def download_blob(
@@ -696,12 +806,22 @@ class RegistryClient:
         return BlobInfo(digest, done, None)
 
     def get_blob_range(
-        self, registry: str, repository: str, digest: str, start: int, end: int | None = None
+        self,
+        registry: str,
+        repository: str,
+        digest: str,
+        start: int,
+        end: int | None = None,
+        *,
+        size: int | None = None,
+        max_size: int | None = None,
     ) -> tuple[bytes, bool]:
         """Bytes ``start..end`` (inclusive; negative ``start`` = suffix) of a blob, unverified.
 
         Returns ``(data, partial)``; ``partial`` is False when the server ignored the Range and
-        sent the whole blob (then the data is verified, and is the whole blob).
+        sent the whole blob: that answer is kept (not asked for again), verified against
+        ``digest`` (and ``size``), and is the whole blob. Over ``max_size`` bytes it is refused
+        with :class:`SizeLimitError` before its body is read, when Content-Length says so.
         """
         rng = f"bytes={start}" if start < 0 else f"bytes={start}-{'' if end is None else end}"
         resp, url = self._open_blob(registry, repository, digest, headers={"Range": rng})
@@ -716,14 +836,32 @@ class RegistryClient:
                     url=url,
                 )
                 return data, True
-        return self.get_blob(registry, repository, digest), False
+            what = f"blob {repository}@{digest}"
+            length = _length(resp.headers.get("Content-Length"))
+            if max_size is not None and length is not None and length > max_size:
+                raise SizeLimitError(what, max_size, length)
+            verifier = Digest.parse(digest).verifier(what, size)
+            parts = []
+            for chunk in _raw_chunks(resp, CHUNK, "GET", url):
+                verifier.update(chunk)
+                if max_size is not None and verifier.received > max_size:
+                    raise SizeLimitError(what, max_size, verifier.received)
+                parts.append(chunk)
+            verifier.verify()
+            return b"".join(parts), False
 
     # -- listings ---------------------------------------------------------------------------
 
     def _pages(
         self, url: str, registry: str, scope: auth.Scope, purpose: str, key: str
     ) -> Iterator[str]:
+        origin, seen = _origin(url), set()
         while url:
+            if url in seen:
+                raise RegistryError(
+                    "GET", redact_url(url), None, reason=f"{purpose} pages link back in a loop"
+                )
+            seen.add(url)
             resp = self._request(
                 "GET",
                 url,
@@ -746,13 +884,26 @@ class RegistryClient:
                 items = json.loads(body).get(key) or []
                 if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                     raise ValueError(f"{key!r} is not a list of strings")
-            except (ValueError, AttributeError) as exc:
+            except (ValueError, AttributeError, RecursionError) as exc:
                 raise RegistryError(
                     "GET", redact_url(url), 200, reason=f"{purpose} page is not valid JSON: {exc}"
                 ) from None
             yield from items
             nxt = _next_link(resp.headers.get("Link"))
-            url = urljoin(url, nxt) if nxt else ""
+            here = url
+            try:
+                url = urljoin(here, nxt) if nxt else ""
+                leaves = bool(url) and not _same_origin(url, origin)
+            except ValueError:  # e.g. <http://[::1>: no URL of this registry either
+                leaves = True
+            if leaves:
+                # The request would carry this registry's credentials to whoever the link names.
+                raise RegistryError(
+                    "GET",
+                    redact_url(here),
+                    200,
+                    reason=f"{purpose} next-page link leaves the registry: {redact_url(nxt or '')}",
+                )
 
     def list_tags(
         self, registry: str, repository: str, page_size: int | None = None
@@ -798,12 +949,14 @@ class RegistryClient:
                     method="GET",
                     url=url,
                 )
-            info = ManifestInfo.from_bytes(raw, str(Digest.of(raw)), mediatypes.OCI_INDEX)
+            info = _manifest_info(
+                raw, str(Digest.of(raw)), mediatypes.OCI_INDEX, f"referrers of {digest}"
+            )
             filtered = "artifactType" in (resp.headers.get("OCI-Filters-Applied") or "")
             return info if filtered or not artifact_type else _filter_index(info, artifact_type)
         if resp.status_code not in (200, 404, 400, 405):
             raise self._fail(resp, "GET", url, f"referrers of {digest}")
-        resp.close()
+        _release(resp)
         try:
             info = self.get_manifest(registry, repository, f"{d.algorithm}-{d.encoded}")
         except NotFoundError:
@@ -817,7 +970,7 @@ class RegistryClient:
         """GET /v2/ and return the status (200, or 401 for registries that want auth)."""
         url = f"{self.base_url(registry)}/v2/"
         resp = self._follow("GET", url, {"User-Agent": USER_AGENT}, "ping")
-        resp.close()
+        _release(resp)
         if resp.status_code == 401:
             self._learn(resp, "GET", url, self.base_url(registry))
         return resp.status_code
@@ -839,6 +992,32 @@ def _header_values(resp: requests.Response, name: str) -> list[str]:
             return values
     value = resp.headers.get(name)
     return [value] if value else []
+
+
+def _challenges_of(resp: requests.Response) -> list[auth.Challenge]:
+    return auth.parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
+
+
+def _release(resp: requests.Response) -> None:
+    """Done with ``resp``: a short body (401, 307, HEAD, …) is read to its end first, so the
+    connection goes back to the pool. ``close()`` on an unread response closes the connection,
+    and the next request would pay a new TCP (and TLS) handshake: a round trip or more."""
+    length = _length(resp.headers.get("Content-Length"))
+    bodiless = resp.request is not None and resp.request.method == "HEAD"
+    if bodiless or resp.status_code in (204, 304) or (length is not None and length <= DRAIN_LIMIT):
+        drain = getattr(resp.raw, "drain_conn", None)
+        if drain is not None:
+            with contextlib.suppress(Exception):  # a broken connection is simply not reused
+                drain()
+    resp.close()
+
+
+def _length(value: str | None) -> int | None:
+    """A Content-Length as an int; None when absent or not 1-19 ASCII digits (``"²"`` passes
+    str.isdigit() but not int(), and int() refuses 4301 digits: neither may crash a read)."""
+    if value and len(value) < 20 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _transport_reason(exc: requests.RequestException) -> str:
@@ -875,9 +1054,9 @@ def _read_limited(
     method: str = "GET",
     url: str = "",
 ) -> bytes:
-    length = resp.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > limit:
-        raise too_big(int(length))
+    length = _length(resp.headers.get("Content-Length"))
+    if length is not None and length > limit:
+        raise too_big(length)
     buf = bytearray()
     for chunk in _raw_chunks(resp, 64 * 1024, method, url or (resp.url or "")):
         buf += chunk
@@ -886,26 +1065,66 @@ def _read_limited(
     return bytes(buf)
 
 
-def _error_details(resp: requests.Response) -> tuple[RegistryErrorDetail, ...]:
-    """Parse the ``{"errors": [...]}`` body of a failed answer; anything else yields ()."""
+def _manifest_info(raw: bytes, digest: str, media_type: str | None, what: str) -> ManifestInfo:
+    """ManifestInfo.from_bytes, also refusing JSON nested deeper than Python's parser goes."""
+    try:
+        return ManifestInfo.from_bytes(raw, digest, media_type)
+    except RecursionError:
+        raise InvalidDocumentError(what, "not JSON: nested too deeply") from None
+
+
+def _sent_secrets(resp: requests.Response, extra: Sequence[str | None] = ()) -> list[str]:
+    """What the request behind ``resp`` carried that must never be shown: ``extra`` (a password,
+    an identity token, also form-encoded), the Authorization value and what it encodes."""
+    found = [s for s in extra if s]
+    found += [quote_plus(s) for s in found]
+    if resp.request is not None:
+        found += sent_secrets(resp.request.headers)
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _scrub_json(value: Any, secrets: Sequence[str]) -> Any:
+    """:func:`~ociinspect.trace.scrub` applied to every string (keys too) of a JSON value."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [_scrub_json(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): _scrub_json(v, secrets) for k, v in value.items()}
+    return value
+
+
+def _error_details(
+    resp: requests.Response, extra_secrets: Sequence[str | None] = ()
+) -> tuple[RegistryErrorDetail, ...]:
+    """Parse the ``{"errors": [...]}`` body of a failed answer; anything else yields ().
+
+    Whatever secret the request carried is scrubbed from the codes, messages and details."""
     if resp.request is not None and resp.request.method == "HEAD":
         return ()
     try:
         body = _read_limited(resp, MAX_ERROR_BODY, lambda n: SizeLimitError("error body", 0, n))
         parsed = json.loads(body)
-    except (OCIInspectError, ValueError):
+    except (OCIInspectError, ValueError, RecursionError):
         return ()
     items = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(items, list):
         return ()
+    secrets = _sent_secrets(resp, extra_secrets)
     out = []
     for item in items[:10]:
         if isinstance(item, dict):
+            try:  # scrubbed before shortened: a cut must not leave half a secret
+                detail = _short(_scrub_json(item.get("detail"), secrets))
+            except RecursionError:
+                detail = "(nested too deeply to show)"
             out.append(
                 RegistryErrorDetail(
-                    str(item.get("code", "UNKNOWN"))[:100],
-                    str(item.get("message", ""))[:500],
-                    _short(item.get("detail")),
+                    scrub(str(item.get("code", "UNKNOWN")), secrets)[:100],
+                    scrub(str(item.get("message", "")), secrets)[:500],
+                    detail,
                 )
             )
     return tuple(out)

@@ -9,9 +9,11 @@ URLs lose their user-info and the values of query parameters that are not known 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -49,13 +51,39 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items():
         if name.lower() in SECRET_HEADERS:
-            scheme = value.split(" ", 1)[0] if name.lower().endswith("authorization") else ""
+            word, space, _ = value.strip().partition(" ")
+            # Only a scheme word is kept ("Bearer"); a bare token has none and is all secret.
+            scheme = word if space and name.lower().endswith("authorization") else ""
             out[name] = f"{scheme} {REDACTED}".strip()
         elif name.lower() == "location":
             out[name] = redact_url(value)
         else:
             out[name] = value
     return out
+
+
+def sent_secrets(headers: Mapping[str, str]) -> list[str]:
+    """The secrets a request's headers carry, longest first: each Authorization-like value,
+    its credential part and, for Basic, the decoded ``user:password`` and the password."""
+    found: list[str] = []
+    for name, value in headers.items():
+        if name.lower() not in SECRET_HEADERS or not value:
+            continue
+        scheme, _, credential = value.strip().partition(" ")
+        found += [value, credential.strip()]
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError):  # binascii.Error, UnicodeDecodeError
+                pair = base64.b64decode(credential.strip(), validate=True).decode()
+                found += [pair, pair.partition(":")[2]]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``<redacted>`` (a server may echo what it got)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 @dataclass(frozen=True)
@@ -86,7 +114,10 @@ class Exchange:
         response_headers: Mapping[str, str] | None = None,
         error: str | None = None,
     ) -> Exchange:
-        """Build an exchange with URL and headers redacted."""
+        """Build an exchange with URL and headers redacted; response headers that repeat a
+        credential of the request are scrubbed too."""
+        secrets = sent_secrets(request_headers or {})
+        response = {k: scrub(v, secrets) for k, v in redact_headers(response_headers or {}).items()}
         return cls(
             method=method,
             url=redact_url(url),
@@ -95,7 +126,7 @@ class Exchange:
             elapsed=elapsed,
             bytes=nbytes,
             request_headers=redact_headers(request_headers or {}),
-            response_headers=redact_headers(response_headers or {}),
+            response_headers=response,
             error=error,
         )
 

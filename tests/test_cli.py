@@ -230,3 +230,48 @@ def test_tables_from_a_registry(cli: Cli, registry_open: Registry) -> None:
     assert [r["kind"] for r in records] == ["image"] * 3 + ["attestation"] * 3
     assert records[0]["digest"] == seeded.image("linux/amd64").digest
     assert records[0]["size"] == seeded.image("linux/amd64").manifest.size
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def cache_info(run: Run) -> dict[str, str]:
+    """``name  value`` lines of ``ociinspect cache`` as a mapping."""
+    assert run.status == 0, run.err
+    return dict(line.split(None, 1) for line in run.out.splitlines() if "  " in line)
+
+
+@pytest.mark.registry
+def test_cache_info_clear_and_prune(cli: Cli, registry_open: Registry, tmp_path: Path) -> None:
+    """info shows where the cache is and what it holds; clear empties it; prune bounds it."""
+    empty = cache_info(cli("cache"))
+    assert empty["location"] == str(tmp_path / "cache")
+    assert (empty["entries"], empty["tags"], empty["bound"]) == ("0", "0", "10.0 GiB")
+    assert cli("files", registry_open.ref(seed.SINGLE), "--layer", "0").status == 0
+    filled = cache_info(cli("cache", "info"))
+    assert int(filled["entries"]) == 2 and filled["tags"] == "1"  # the manifest and the layer
+    assert int(filled["bytes"].split()[0]) > 0
+    pruned = cli("cache", "prune", "--max-bytes", "0")
+    assert pruned.out.startswith("pruned 2 entries\n")
+    assert cache_info(pruned)["entries"] == "0"
+    assert cli("files", registry_open.ref(seed.SINGLE), "--layer", "0").status == 0
+    cleared = cli("cache", "clear")
+    assert cleared.out.startswith("cleared 2 entries (")
+    assert (cache_info(cleared)["entries"], cache_info(cleared)["tags"]) == ("0", "0")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("cache", "prune", "--max-bytes", "lots"), "--max-bytes: not a size"),
+        (("cache", "info", "--max-bytes", "1G"), "--max-bytes goes with 'cache prune'"),
+        (("cache", "empty"), "invalid choice"),
+    ],
+    ids=["a size that does not parse is a usage error", "--max-bytes without prune is refused",
+         "an unknown cache action is a usage error"],
+)
+def test_cache_usage_errors(cli: Cli, args: tuple[str, ...], says: str) -> None:
+    """Mistyped cache commands: one line on stderr, exit status 2."""
+    run = cli(*args)
+    assert run.status == 2
+    assert says in one_error_line(run)

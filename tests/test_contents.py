@@ -20,7 +20,6 @@ import pytest
 import zstandard
 from pandas.api.types import pandas_dtype
 
-from ociinspect.errors import ArchiveError, SizeLimitError
 from ociinspect.contents import (
     Entry,
     LayerListing,
@@ -35,6 +34,7 @@ from ociinspect.contents import (
     wasted,
     zstd_content_size,
 )
+from ociinspect.errors import ArchiveError, SizeLimitError
 from ociinspect.tables.files import (
     FILES_COLUMNS,
     FILESYSTEM_COLUMNS,

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from ociinspect import build
-from ociinspect import navigation as oimage
 from ociinspect import mediatypes as mt
+from ociinspect import navigation as oimage
 from ociinspect.digest import sha256
 from ociinspect.errors import NotFoundError
 from ociinspect.models import Descriptor, ImageConfig, Index, Manifest, parse_config
@@ -453,6 +453,6 @@ def test_slices_stay_tables_and_remember_size_columns() -> None:
     for part in (frame[frame["size"] > 0], frame[["digest", "size"]], frame.sort_values("size"),
                  frame.head(1), frame.copy()):
         assert isinstance(part, Table)
-        assert part.size_columns == ("size",)
+        assert part.size_columns == ("size", "uncompressed_size")
         with pd.option_context("display.width", 1000, "display.max_columns", None):
             assert format_size(part["size"].iloc[0]) in repr(part)

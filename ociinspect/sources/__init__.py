@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SourceError
-from .base import Source
+from .base import BlobRange, RangeSource, Source
 
 if TYPE_CHECKING:
     from ..cache import BlobCache
@@ -37,8 +37,16 @@ def open_source(
     ref: str,
     client: RegistryClient | None = None,
     cache: BlobCache | None | object = ...,
+    *,
+    offline: bool | None = None,
+    progress: bool | None = None,
 ) -> Source:
-    """The source a reference string names. ``cache=...`` means the default disk cache."""
+    """The source a reference string names. ``cache=...`` means the default disk cache.
+
+    Registry options (local sources ignore them): ``offline`` (default: ``OCIINSPECT_OFFLINE``)
+    sends no request and answers from the cache; ``progress`` shows bars for downloads (default:
+    ``OCIINSPECT_PROGRESS``, for blobs of 8 MiB or more). See :mod:`.registry`.
+    """
     if not isinstance(ref, str) or not ref.strip():
         raise SourceError(f"empty image reference: {ref!r}")
     ref = ref.strip()
@@ -66,7 +74,13 @@ def open_source(
     if ref.startswith("docker://"):
         ref = ref[len("docker://") :]
     chosen = cache_module.default_cache() if cache is ... else cache
-    return RegistrySource(parse(ref), client or default_client(), chosen)  # type: ignore[arg-type]
+    return RegistrySource(
+        parse(ref),
+        client or default_client(),
+        chosen,  # type: ignore[arg-type]
+        offline=offline,
+        progress=progress,
+    )
 
 
-__all__ = ["TRANSPORTS", "Source", "open_source"]
+__all__ = ["TRANSPORTS", "BlobRange", "RangeSource", "Source", "open_source"]

@@ -59,6 +59,7 @@ from ..digest import Digest, sha256
 from ..errors import InvalidDigestError, InvalidDocumentError, SizeMismatchError, SourceError
 from ..models import Descriptor, ManifestInfo
 from ..reference import parse as parse_reference
+from .base import BlobRange
 from .layout import (
     CHUNK,
     MAX_INDEX_SIZE,
@@ -70,6 +71,7 @@ from .layout import (
     normalise_reference,
     open_verified,
     read_file,
+    read_range,
     read_verified,
 )
 
@@ -201,6 +203,19 @@ class TarStorage:
                     raise SourceError(f"{path} in {self.where} is cut short")
                 remaining -= len(chunk)
                 yield chunk
+
+    def read_at(self, path: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of a member from ``offset`` (fewer at its end), read in place."""
+        member = self._resolve(path)
+        if member is None:
+            raise SourceError(f"no member {path} in {self.where}")
+        length = max(min(length, member.size - offset), 0)
+        try:
+            with open(self._data, "rb") as handle:
+                handle.seek(member.offset + offset)
+                return handle.read(length)
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.where}: {exc.strerror}") from None
 
     def head(self, path: str, count: int = 8) -> bytes:
         """The first ``count`` bytes of a member (for magic numbers)."""
@@ -501,6 +516,12 @@ class DockerArchiveSource:
         self, digest: str, size: int | None = None
     ) -> contextlib.AbstractContextManager[Iterator[bytes]]:
         return open_verified(self.storage, self._path(digest), digest, f"blob {digest}", size)
+
+    def blob_range(
+        self, digest: str, start: int, end: int | None = None, size: int | None = None
+    ) -> BlobRange:
+        """Part of a blob, read in place (:class:`~.base.RangeSource`)."""
+        return read_range(self.storage, self._path(digest), f"blob {digest}", start, end, size)
 
     def tags(self) -> Iterator[str]:
         """Every RepoTag in the archive, as written (each is a valid ``REF``)."""

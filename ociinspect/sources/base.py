@@ -3,12 +3,22 @@
 A source answers four questions, each by digest except the first, and verifies every byte it
 returns against the digest asked for. Everything else (indexes, platforms, configs, tables) is
 derived once, in :mod:`ociinspect.navigation`, from these.
+
+Optional capabilities, checked with ``isinstance`` (a source without them still works):
+
+- :class:`RangeSource`: ``blob_range`` reads a few bytes of a blob without the rest (a gzip
+  layer's last four bytes, a zstd frame header), for cheap uncompressed-size estimates.
+- ``reports_progress = True``: ``open_blob`` also takes ``progress=`` (a
+  :class:`~ociinspect.progress.Progress`) and reports the bytes it fetches as they arrive,
+  even when it downloads the whole blob before yielding the first chunk (a registry source
+  filling its disk cache).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..models import ManifestInfo
@@ -45,4 +55,31 @@ class Source(Protocol):
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
         """An OCI index of the artifacts that refer to ``digest`` (empty when none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BlobRange:
+    """Bytes of a blob read by :meth:`RangeSource.blob_range`.
+
+    ``whole`` is True when ``data`` is the entire blob, verified against its digest: a
+    registry that ignores ``Range`` sends everything, and the caller should use it (compute
+    exact facts) rather than waste it. Otherwise ``data`` is the range asked for, unverified
+    (a part of a blob cannot be checked against the blob's digest).
+    """
+
+    data: bytes
+    whole: bool = False
+
+
+@runtime_checkable
+class RangeSource(Protocol):
+    """A source that can read part of a blob cheaply."""
+
+    def blob_range(
+        self, digest: str, start: int, end: int | None = None, size: int | None = None
+    ) -> BlobRange:
+        """Bytes ``start..end`` (inclusive, like HTTP ``Range``) of a blob; a negative
+        ``start`` means the last ``-start`` bytes. ``size`` is the descriptor's, checked when
+        the source can. A range past the end is cut at the end."""
         ...

@@ -1,67 +1,176 @@
 """A registry repository as a :class:`~ociinspect.sources.base.Source`, backed by the disk cache.
 
 Digest-addressed content (manifests by digest, blobs) is read from the content-addressed cache
-when present and written to it, verified, when fetched. A tag is never answered from the cache:
-it is resolved with a HEAD (one request) once this process has seen it, and with a plain GET the
-first time (which is as cheap and brings the bytes along).
+when present and written to it, verified, when fetched: a second run, in this process or another
+one sharing the cache directory, asks the registry nothing for it, and works without a network.
+
+A tag is never answered from the cache. The digest it last pointed at is remembered, in memory
+and in the cache directory (:meth:`~ociinspect.cache.BlobCache.put_tag`), as a hint: when there
+is one, the tag is revalidated with a HEAD (one request) and the manifest the HEAD names is read
+from the cache; without one, a plain GET resolves it (as cheap, and it brings the bytes along).
+
+Offline mode (``offline=True``, or ``OCIINSPECT_OFFLINE=1``) sends no request at all: content
+addressed by digest comes from the cache, a tag is answered with the digest it last pointed at
+with an :class:`OfflineWarning` (the tag may have moved since), and anything the cache does not
+hold is a :class:`~ociinspect.errors.SourceError` saying so. Without offline mode a registry that
+cannot be reached is an error (:class:`~ociinspect.errors.TransportError`); when the cache holds
+what the tag last named, the message says that offline mode would use it.
+
+Progress: downloads of at least 8 MiB show a bar (see :func:`ociinspect.progress.bar_for`;
+``progress=False`` or ``OCIINSPECT_PROGRESS=0`` silence it); :meth:`RegistrySource.open_blob`
+also takes an explicit ``progress=`` (this source ``reports_progress``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import threading
+import warnings
 from collections.abc import Iterator
 
 from ..cache import BlobCache
+from ..errors import SourceError, TransportError
 from ..models import ManifestInfo
+from ..progress import Progress, bar_for, counted
 from ..reference import Reference
 from ..registry import RegistryClient
+from .base import BlobRange
 
 #: tag reference -> digest seen in this process: a hint that a HEAD can confirm, never trusted.
 _TAG_HINTS: dict[str, str] = {}
 _HINTS_LOCK = threading.Lock()
+#: A registry that ignores ``Range`` sends whole blobs; larger ones are refused (not held in
+#: memory) when :meth:`RegistrySource.blob_range` is asked for a few bytes.
+WHOLE_BLOB_LIMIT = 64 * 1024 * 1024
+_ON = {"1", "on", "true", "yes"}
+log = logging.getLogger("ociinspect.sources.registry")
+
+
+class OfflineWarning(UserWarning):
+    """Offline mode answered a tag with the digest it pointed at when last seen."""
+
+
+def offline_mode(offline: bool | None = None) -> bool:
+    """The explicit choice if given, else whether ``OCIINSPECT_OFFLINE`` is 1/on/true/yes."""
+    if offline is not None:
+        return offline
+    return os.environ.get("OCIINSPECT_OFFLINE", "").strip().lower() in _ON
+
+
+def clear_tag_hints() -> None:
+    """Forget the tag hints held in memory (those in cache directories stay)."""
+    with _HINTS_LOCK:
+        _TAG_HINTS.clear()
 
 
 class RegistrySource:
     """``docker://`` references: one repository of one registry."""
 
+    reports_progress = True
+
     def __init__(
-        self, reference: Reference, client: RegistryClient, cache: BlobCache | None = None
+        self,
+        reference: Reference,
+        client: RegistryClient,
+        cache: BlobCache | None = None,
+        *,
+        offline: bool | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.reference = reference
         self.client = client
         self.cache = cache
+        self.offline = offline_mode(offline)
+        self.progress = progress
         self.registry = reference.registry
         self.repository = reference.repository
         self.name = f"docker://{reference}"
+        #: What was served without the registry's word, e.g. a tag answered offline.
+        self.notes: list[str] = []
 
     def __repr__(self) -> str:
-        return f"<RegistrySource {self.name}>"
+        mode = " offline" if self.offline else ""
+        return f"<RegistrySource {self.name}{mode}>"
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    def _hint(self, key: str) -> str | None:
+        with _HINTS_LOCK:
+            hint = _TAG_HINTS.get(key)
+        if hint is None and self.cache is not None:
+            hint = self.cache.tag(key)
+        return hint
+
+    def _remember(self, key: str, digest: str) -> None:
+        with _HINTS_LOCK:
+            _TAG_HINTS[key] = digest
+        if self.cache is not None:
+            try:
+                self.cache.put_tag(key, digest)
+            except OSError as exc:  # a read-only cache still serves; the hint is only a hint
+                log.warning("cannot remember %s in %s: %s", key, self.cache.directory, exc)
 
     def root(self) -> ManifestInfo:
         ref = self.reference
         if ref.digest is not None:
             return self.manifest(ref.digest)
         key = str(ref)
-        with _HINTS_LOCK:
-            hint = _TAG_HINTS.get(key)
-        if hint is not None and self.cache is not None:
-            head = self.client.head_manifest(self.registry, self.repository, ref.identifier)
-            cached = self.cache.get_manifest(head.digest)
-            if cached is not None:
-                return cached
-        info = self.client.get_manifest(self.registry, self.repository, ref.identifier)
-        if self.cache is not None:
-            self.cache.put_manifest(info)
-        with _HINTS_LOCK:
-            _TAG_HINTS[key] = info.digest
+        hint = self._hint(key)
+        if self.offline:
+            return self._offline_tag(key, hint)
+        try:
+            if hint is not None and self.cache is not None:
+                head = self.client.head_manifest(self.registry, self.repository, ref.identifier)
+                info = self.manifest(head.digest)  # from the cache when it holds it
+            else:
+                info = self.client.get_manifest(self.registry, self.repository, ref.identifier)
+                if self.cache is not None:
+                    self.cache.put_manifest(info)
+        except TransportError as exc:
+            cached = self.cache.get_manifest(hint) if hint and self.cache is not None else None
+            if cached is None:
+                raise
+            raise TransportError(
+                exc.method,
+                exc.url,
+                exc.status,
+                exc.errors,
+                reason=f"{exc.reason}; the cache holds {hint}, which {key} named when last "
+                "seen: offline=True or OCIINSPECT_OFFLINE=1 would use it",
+            ) from exc
+        self._remember(key, info.digest)
         return info
+
+    def _offline_tag(self, key: str, hint: str | None) -> ManifestInfo:
+        cached = self.cache.get_manifest(hint) if hint and self.cache is not None else None
+        if cached is None:
+            raise SourceError(
+                f"offline: {key} was never resolved with this cache, so there is no digest to "
+                "use (run once online, or name the image by digest)"
+            )
+        note = (
+            f"offline: {key} not revalidated; using {hint}, the digest it named when last "
+            "seen (it may have moved since)"
+        )
+        self.notes.append(note)
+        warnings.warn(note, OfflineWarning, stacklevel=3)
+        return cached
+
+    # -- digest-addressed content ------------------------------------------------------------
+
+    def _offline_miss(self, what: str) -> SourceError:
+        where = "no disk cache" if self.cache is None else f"not in {self.cache.directory}"
+        return SourceError(f"offline: {what} of {self.name} is {where}")
 
     def manifest(self, digest: str, size: int | None = None) -> ManifestInfo:
         if self.cache is not None:
             cached = self.cache.get_manifest(digest)
             if cached is not None:
                 return cached
+        if self.offline:
+            raise self._offline_miss(f"manifest {digest}")
         info = self.client.get_manifest(self.registry, self.repository, digest, size=size)
         if self.cache is not None:
             self.cache.put_manifest(info)
@@ -72,34 +181,94 @@ class RegistrySource:
             cached = self.cache.get(digest)
             if cached is not None:
                 return cached
-        data = self.client.get_blob(
-            self.registry, self.repository, digest, size=size, max_size=max_size
-        )
+        if self.offline:
+            raise self._offline_miss(f"blob {digest}")
+        bar = bar_for(self.progress, size, f"{self.repository}@{digest}")
+        if bar is None:
+            data = self.client.get_blob(
+                self.registry, self.repository, digest, size=size, max_size=max_size
+            )
+        else:
+            try:
+                with self.client.stream_blob(
+                    self.registry, self.repository, digest, size=size, max_size=max_size
+                ) as chunks:
+                    data = b"".join(counted(chunks, bar, size))
+            finally:
+                bar.close()
         if self.cache is not None:
             self.cache.put(digest, data)
         return data
 
     @contextlib.contextmanager
-    def open_blob(self, digest: str, size: int | None = None) -> Iterator[Iterator[bytes]]:
+    def open_blob(
+        self, digest: str, size: int | None = None, *, progress: Progress | None = None
+    ) -> Iterator[Iterator[bytes]]:
         """Chunks of the blob. With a cache, the blob is first streamed into it (verified,
-        atomically), then read back from disk: memory stays bounded either way."""
-        if self.cache is None:
-            with self.client.stream_blob(
-                self.registry, self.repository, digest, size=size
-            ) as chunks:
-                yield chunks
-            return
-        path = self.cache.path(digest)
-        if path is None:
-            with self.client.stream_blob(
-                self.registry, self.repository, digest, size=size
-            ) as chunks:
-                path = self.cache.put_stream(digest, chunks, size=size)
-        with open(path, "rb") as handle:
-            yield iter(lambda: handle.read(1024 * 1024), b"")
+        atomically), then read back from disk: memory stays bounded either way.
+
+        ``progress`` (started here, not closed) sees every byte: downloaded, or read back from
+        the cache when it was there already. Without it, a download of 8 MiB or more shows a
+        bar of its own (see the module docstring).
+        """
+        label = f"{self.repository}@{digest}"
+        path = self.cache.path(digest) if self.cache is not None else None
+        if path is None and self.offline:
+            raise self._offline_miss(f"blob {digest}")
+        own = bar_for(self.progress, size, label) if progress is None and path is None else None
+        bar = progress if progress is not None else own
+        try:
+            if path is None:
+                with self.client.stream_blob(
+                    self.registry, self.repository, digest, size=size
+                ) as chunks:
+                    fetched = counted(chunks, bar, size) if bar is not None else chunks
+                    if self.cache is None:
+                        yield fetched
+                        return
+                    path = self.cache.put_stream(digest, fetched, size=size)
+                bar = None  # every byte was counted on the way in
+            with open(path, "rb") as handle:
+                chunks = iter(lambda: handle.read(1024 * 1024), b"")
+                yield counted(chunks, bar, size) if bar is not None else chunks
+        finally:
+            if own is not None:
+                own.close()
+
+    def blob_range(
+        self, digest: str, start: int, end: int | None = None, size: int | None = None
+    ) -> BlobRange:
+        """Part of a blob (:class:`~.base.RangeSource`): from the cache when it holds the blob,
+        else one ``Range`` request. A registry that ignores ``Range`` sends the whole blob
+        (up to :data:`WHOLE_BLOB_LIMIT`): it is verified, cached and returned whole."""
+        handle = self.cache.open(digest) if self.cache is not None else None
+        if handle is not None:
+            with handle:
+                total = os.fstat(handle.fileno()).st_size
+                offset = max(total + start, 0) if start < 0 else start
+                last = total - 1 if start < 0 or end is None else min(end, total - 1)
+                handle.seek(offset)
+                return BlobRange(handle.read(max(last - offset + 1, 0)))
+        if self.offline:
+            raise self._offline_miss(f"blob {digest}")
+        data, partial = self.client.get_blob_range(
+            self.registry, self.repository, digest, start, end, size=size,
+            max_size=WHOLE_BLOB_LIMIT,
+        )
+        if partial:
+            return BlobRange(data)
+        if self.cache is not None:
+            self.cache.put(digest, data)
+        return BlobRange(data, whole=True)
+
+    # -- listings ----------------------------------------------------------------------------
 
     def tags(self) -> Iterator[str]:
+        if self.offline:
+            raise SourceError(f"offline: the tags of {self.name} are never cached")
         return self.client.list_tags(self.registry, self.repository)
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
+        if self.offline:
+            raise SourceError(f"offline: the referrers of {self.name} are never cached")
         return self.client.referrers(self.registry, self.repository, digest, artifact_type)

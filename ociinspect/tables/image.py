@@ -9,12 +9,13 @@ last such step has no step (``<NA>`` in the history columns of :func:`layers_fra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..models import History, ImageConfig, Index, Manifest, layer_history
+from ..sizes import UncompressedSize, lookup
 from .frame import BOOL, FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
 COMPRESSION_DTYPE = pd.CategoricalDtype(["gzip", "zstd", "none"])
@@ -26,6 +27,8 @@ LAYERS_COLUMNS: dict[str, Any] = {
     "compression": COMPRESSION_DTYPE,
     "size": INT,
     "share": FLOAT,
+    "uncompressed_size": OPTIONAL_INT,
+    "uncompressed_exact": BOOL,
     "diff_id": STRING,
     "created_by": STRING,
     "created": TIME,
@@ -79,25 +82,38 @@ def json_list(values: Sequence[str] | None) -> str | None:
     return None if values is None else json.dumps(list(values), ensure_ascii=False)
 
 
-def layers_frame(manifest: Manifest, config: ImageConfig | None = None) -> Table:
+def layers_frame(
+    manifest: Manifest,
+    config: ImageConfig | None = None,
+    uncompressed: Mapping[str, UncompressedSize] | None = None,
+) -> Table:
     """One row per layer of ``manifest``, bottom first, with the step that made it.
 
-    ===============  =====================  =================================================
-    column           dtype                  meaning
-    ===============  =====================  =================================================
-    ``position``     int64                  0 = bottom layer
-    ``digest``       string                 the (compressed) blob's digest
-    ``media_type``   string                 as the manifest lists it
-    ``compression``  category               gzip, zstd, none; NaN for non-layer media types
-    ``size``         int64                  bytes of the blob as stored
-    ``share``        float64                ``size`` / sum of all layer sizes (0..1)
-    ``diff_id``      string                 digest of the uncompressed tar (from the config)
-    ``created_by``   string                 the history step that made the layer
-    ``created``      datetime64[ns, UTC]    when that step ran
-    ``comment``      string                 that step's comment
-    ===============  =====================  =================================================
+    ======================  ===================  ============================================
+    column                  dtype                meaning
+    ======================  ===================  ============================================
+    ``position``            int64                0 = bottom layer
+    ``digest``              string               the (compressed) blob's digest
+    ``media_type``          string               as the manifest lists it
+    ``compression``         category             gzip, zstd, none; NaN for non-layer types
+    ``size``                int64                bytes of the blob as stored
+    ``share``               float64              ``size`` / sum of all layer sizes (0..1)
+    ``uncompressed_size``   Int64                bytes of the tar it unpacks to; <NA> when
+                                                 unknown (see :mod:`ociinspect.sizes`)
+    ``uncompressed_exact``  bool                 True when that is exact, False for an
+                                                 estimate (gzip ISIZE, zstd header) or <NA>
+    ``diff_id``             string               digest of the uncompressed tar (the config's)
+    ``created_by``          string               the history step that made the layer
+    ``created``             datetime64[ns, UTC]  when that step ran
+    ``comment``             string               that step's comment
+    ======================  ===================  ============================================
+
+    ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
+    (:func:`ociinspect.sizes.uncompressed_sizes`); without it only uncompressed layers have
+    one (their own size, exact).
     """
     layers = manifest.layers
+    unpacked = [lookup(uncompressed, d) for d in layers]
     total = sum(d.size for d in layers)
     diff_ids: Sequence[str] = config.diff_ids if config is not None else ()
     steps: list[History | None] = layer_history(config) if config is not None else []
@@ -109,12 +125,19 @@ def layers_frame(manifest: Manifest, config: ImageConfig | None = None) -> Table
         "compression": [d.compression for d in layers],
         "size": [d.size for d in layers],
         "share": [d.size / total if total else 0.0 for d in layers],
+        "uncompressed_size": [u.size for u in unpacked],
+        "uncompressed_exact": [u.exact for u in unpacked],
         "diff_id": [diff_ids[i] if i < len(diff_ids) else None for i in range(len(layers))],
         "created_by": [s.created_by if s else None for s in steps[: len(layers)]],
         "created": [utc(s.created) if s else None for s in steps[: len(layers)]],
         "comment": [s.comment if s else None for s in steps[: len(layers)]],
     }
-    return table(columns, LAYERS_COLUMNS, size_columns=("size",), share_columns=("share",))
+    return table(
+        columns,
+        LAYERS_COLUMNS,
+        size_columns=("size", "uncompressed_size"),
+        share_columns=("share",),
+    )
 
 
 def history_frame(config: ImageConfig, manifest: Manifest | None = None) -> Table:

@@ -7,14 +7,15 @@ it no longer reads like a mysterious extra platform.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry
 from ..models import ImageConfig, Index, Manifest
-from .frame import INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
+from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry
+from ..sizes import UncompressedSize, lookup, total
+from .frame import BOOL, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
 KIND_DTYPE = pd.CategoricalDtype([IMAGE, ATTESTATION, INDEX, ARTIFACT])
 
@@ -31,6 +32,8 @@ PLATFORMS_COLUMNS: dict[str, Any] = {
     "size": INT,
     "layers": OPTIONAL_INT,
     "compressed_size": OPTIONAL_INT,
+    "uncompressed_size": OPTIONAL_INT,
+    "uncompressed_exact": BOOL,
     "created": TIME,
     "describes": STRING,
     "error": STRING,
@@ -47,29 +50,38 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
-def platforms_frame(loaded: Iterable[Loaded]) -> Table:
+def platforms_frame(
+    loaded: Iterable[Loaded], uncompressed: Mapping[str, UncompressedSize] | None = None
+) -> Table:
     """One row per index entry, in index order.
 
-    ===================  =====================  ==============================================
-    column               dtype                  meaning
-    ===================  =====================  ==============================================
-    ``position``         int64                  place in the index (0 = first)
-    ``platform``         string                 ``linux/arm64/v8``; ``unknown/unknown`` when
-                                                the entry has no platform
-    ``os``               string                 from the entry's platform (<NA> when none)
-    ``architecture``     string                 normalised (``aarch64`` -> ``arm64``)
-    ``variant``          string                 ``v8``, ``v7``; <NA> when none
-    ``os_version``       string                 Windows ``os.version``; usually <NA>
-    ``kind``             category               image, attestation, index, artifact
-    ``digest``           string                 the manifest's digest
-    ``media_type``       string                 the manifest's media type (from the entry)
-    ``size``             int64                  bytes of the manifest itself
-    ``layers``           Int64                  layer count; <NA> when not loaded / an index
-    ``compressed_size``  Int64                  config + layers, bytes as stored (compressed)
-    ``created``          datetime64[ns, UTC]    the config's ``created`` (images only)
-    ``describes``        string                 for an attestation: the image it is about
-    ``error``            string                 why this entry failed to load, else <NA>
-    ===================  =====================  ==============================================
+    ======================  ===================  =============================================
+    column                  dtype                meaning
+    ======================  ===================  =============================================
+    ``position``            int64                place in the index (0 = first)
+    ``platform``            string               ``linux/arm64/v8``; ``unknown/unknown`` when
+                                                 the entry has no platform
+    ``os``                  string               from the entry's platform (<NA> when none)
+    ``architecture``        string               normalised (``aarch64`` -> ``arm64``)
+    ``variant``             string               ``v8``, ``v7``; <NA> when none
+    ``os_version``          string               Windows ``os.version``; usually <NA>
+    ``kind``                category             image, attestation, index, artifact
+    ``digest``              string               the manifest's digest
+    ``media_type``          string               the manifest's media type (from the entry)
+    ``size``                int64                bytes of the manifest itself
+    ``layers``              Int64                layer count; <NA> when not loaded / an index
+    ``compressed_size``     Int64                config + layers, bytes as stored (compressed)
+    ``uncompressed_size``   Int64                the layers' uncompressed sizes summed; <NA>
+                                                 when any is unknown (see below)
+    ``uncompressed_exact``  bool                 every one of those sizes is exact
+    ``created``             datetime64[ns, UTC]  the config's ``created`` (images only)
+    ``describes``           string               for an attestation: the image it is about
+    ``error``               string               why this entry failed to load, else <NA>
+    ======================  ===================  =============================================
+
+    ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
+    (:func:`ociinspect.sizes.uncompressed_sizes`); without it, only images whose layers are all
+    uncompressed have an ``uncompressed_size``.
     """
     columns: dict[str, list[Any]] = {name: [] for name in PLATFORMS_COLUMNS}
     for entry, document, config in loaded:
@@ -90,12 +102,21 @@ def platforms_frame(loaded: Iterable[Loaded]) -> Table:
         columns["compressed_size"].append(
             manifest.config.size + sum(d.size for d in manifest.layers) if manifest else None
         )
+        unpacked, exact = (
+            total(lookup(uncompressed, d) for d in manifest.layers) if manifest else (None, False)
+        )
+        columns["uncompressed_size"].append(unpacked)
+        columns["uncompressed_exact"].append(exact)
         columns["created"].append(utc(config.created) if config is not None else None)
         columns["describes"].append(entry.describes if entry.kind == ATTESTATION else None)
         columns["error"].append(
             error_text(document) if isinstance(document, BaseException) else None
         )
-    return table(columns, PLATFORMS_COLUMNS, size_columns=("size", "compressed_size"))
+    return table(
+        columns,
+        PLATFORMS_COLUMNS,
+        size_columns=("size", "compressed_size", "uncompressed_size"),
+    )
 
 
 __all__ = ["KIND_DTYPE", "PLATFORMS_COLUMNS", "Loaded", "error_text", "platforms_frame"]

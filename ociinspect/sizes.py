@@ -1,0 +1,347 @@
+"""Uncompressed layer sizes: exact once a layer has been streamed, else a cheap estimate.
+
+A manifest gives each layer's size *as stored* (compressed). What it unpacks to is found, from
+cheapest to dearest, as :attr:`UncompressedSize.how` says:
+
+=================  =====  ==============================================================
+``how``            exact  where the number comes from
+=================  =====  ==============================================================
+``uncompressed``   yes    a layer stored without compression is its own size (no I/O)
+``listed``         yes    the layer was streamed once (``files``, ``filesystem``, ``wasted``
+                          or ``sizes="exact"``) and its decompressed bytes counted and hashed
+``whole-blob``     yes    a registry ignored a ``Range`` request and sent the whole blob: it
+                          was decompressed once in memory (and cached) rather than wasted
+``gzip-isize``     no     the blob's last four bytes, ISIZE: the size modulo 2**32 of its
+                          last gzip member (RFC 1952 section 2.3.1); see :func:`estimate_gzip`
+``zstd-header``    no     Frame_Content_Size of the first zstd frame (RFC 8878 section
+                          3.1.1.1), from the blob's first 18 bytes
+``annotation``     no     eStargz's ``io.containers.estargz.uncompressed-size`` annotation
+``unknown``        no     none of these (not asked, a header without a size, a multi-part
+                          layout such as zstd:chunked, or the read failed)
+=================  =====  ==============================================================
+
+Estimates cost one small read per layer: a ``Range`` request to a registry (``bytes=-4`` or
+``bytes=0-17``), or a read in place of a local layout or archive (sources that implement
+:class:`~ociinspect.sources.base.RangeSource`). Exact sizes and estimates are remembered per
+compressed digest, in memory for this process and, for a registry source with a disk cache, in
+the cache's metadata (:meth:`~ociinspect.cache.BlobCache.put_meta`), so a later run repeats no
+request and a later process knows what an earlier one streamed. An exact size is never
+replaced by an estimate. A failed estimate is ``unknown`` (logged), never an error: the tables
+that show it are about something else.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import BlobCache
+from .contents import LayerListing, gzip_isize, zstd_content_size
+from .digest import Digest
+from .errors import OCIInspectError
+from .models import Descriptor
+from .sources.base import RangeSource, Source
+
+#: What :func:`uncompressed_sizes` may do: no I/O, one small read per layer, or stream them.
+MODES = ("none", "estimate", "exact")
+HOWS = ("uncompressed", "listed", "whole-blob", "gzip-isize", "zstd-header", "annotation",
+        "unknown")
+EXACT_HOWS = frozenset({"uncompressed", "listed", "whole-blob"})
+#: The ratio :func:`estimate_gzip` assumes when ISIZE alone cannot say (container layers
+#: typically unpack to 2-4 times their gzip size; the lower end errs toward smaller sizes).
+TYPICAL_RATIO = 2.0
+#: deflate's best case is about 1032:1 (258-byte matches coded in about 2 bits).
+MAX_DEFLATE_RATIO = 1032
+#: Bytes a gzip blob may hold beyond its deflate data: header with optional extra field, name
+#: and comment, and trailer. Generous: only used to bound what ISIZE can mean.
+GZIP_SLACK = 64 * 1024
+#: Stored deflate blocks grow data by 5 bytes per 65535.
+_STORED_GROWTH = 65540 / 65535
+ZSTD_HEADER = 18
+ESTARGZ_SIZE = "io.containers.estargz.uncompressed-size"
+#: Layers made of many gzip members or zstd frames: their tail or head says nothing of the whole.
+MULTI_PART = (
+    "containerd.io/snapshot/stargz/toc.digest",
+    "io.github.containers.zstd-chunked.manifest-checksum",
+    "io.github.containers.zstd-chunked.manifest-position",
+)
+_META_KEY = "uncompressed"
+_WORKERS = 8
+log = logging.getLogger("ociinspect.sizes")
+
+
+@dataclass(frozen=True)
+class UncompressedSize:
+    """What a layer unpacks to: ``size`` in bytes (None when unknown), whether it is
+    ``exact``, ``how`` it was found (one of :data:`HOWS`, see the module docstring), and the
+    ``diff_id`` computed when the layer was decompressed (None otherwise)."""
+
+    size: int | None = None
+    exact: bool = False
+    how: str = "unknown"
+    diff_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.how not in HOWS:
+            raise ValueError(f"UncompressedSize.how must be one of {HOWS}, got {self.how!r}")
+        if self.size is not None and (isinstance(self.size, bool) or self.size < 0):
+            raise ValueError(f"UncompressedSize.size must be None or >= 0, got {self.size!r}")
+        if self.exact != (self.how in EXACT_HOWS) or (self.size is None and self.how != "unknown"):
+            raise ValueError(f"UncompressedSize: {self.how!r} cannot be exact={self.exact}")
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"size": self.size, "exact": self.exact, "how": self.how}
+        if self.diff_id is not None:
+            body["diffId"] = self.diff_id
+        return body
+
+    @classmethod
+    def from_json(cls, body: Any) -> UncompressedSize | None:
+        """The value :meth:`to_json` wrote, or None for anything else (a damaged file)."""
+        if not isinstance(body, dict) or not isinstance(body.get("size"), int):
+            return None
+        diff_id = body.get("diffId")
+        try:
+            if diff_id is not None:
+                diff_id = str(Digest.parse(diff_id))
+            return cls(body["size"], body.get("exact") is True, str(body.get("how")), diff_id)
+        except ValueError:
+            return None
+
+
+UNKNOWN = UncompressedSize()
+
+
+# --------------------------------------------------------------------------- pure estimates
+
+
+def estimate_gzip(isize: int, compressed: int) -> int | None:
+    """The uncompressed size a gzip blob of ``compressed`` bytes most likely has, given its
+    ISIZE (the true size modulo 2**32); None when no size fits.
+
+    The true size is ``isize + k * 2**32`` for some k >= 0. Candidates must fit deflate's
+    bounds: at least ``compressed`` less :data:`GZIP_SLACK` (stored blocks add 5 bytes per
+    65535, never less) and at most :data:`MAX_DEFLATE_RATIO` times ``compressed``. Among those,
+    the one nearest ``compressed * TYPICAL_RATIO`` is taken. So below 2 GiB compressed ISIZE is
+    taken as it is unless it is impossibly small (then 4 GiB are added: such a blob is over 4
+    GiB); above, the typical ratio decides. Wrong for a blob of several gzip members (only the
+    last one's ISIZE is at the end): such layers are marked by annotations (:data:`MULTI_PART`)
+    and not estimated this way.
+    """
+    if isize < 0 or compressed <= 0:
+        return None
+    low = max(compressed - GZIP_SLACK, 0) / _STORED_GROWTH
+    high = compressed * MAX_DEFLATE_RATIO + GZIP_SLACK
+    wrap = 2**32
+    k_min = max(math.ceil((low - isize) / wrap), 0)
+    k_max = math.floor((high - isize) / wrap)
+    if k_min > k_max:
+        return None
+    k = math.floor((compressed * TYPICAL_RATIO - isize) / wrap + 0.5)
+    return isize + min(max(k, k_min), k_max) * wrap
+
+
+def from_tail(tail: bytes, compressed: int) -> UncompressedSize:
+    """An estimate from the last bytes of a gzip blob (at least four)."""
+    if len(tail) < 4:
+        return UNKNOWN
+    size = estimate_gzip(gzip_isize(tail[-4:]), compressed)
+    return UNKNOWN if size is None else UncompressedSize(size, False, "gzip-isize")
+
+
+def from_head(head: bytes, compressed: int) -> UncompressedSize:
+    """An estimate from the first bytes of a zstd blob (:data:`ZSTD_HEADER` or all of it).
+
+    A stated size below the compressed size minus slack belongs to the first of several
+    frames: unknown then."""
+    try:
+        size = zstd_content_size(head)
+    except OCIInspectError:
+        return UNKNOWN
+    if size is None or size < (compressed - GZIP_SLACK) / _STORED_GROWTH:
+        return UNKNOWN
+    return UncompressedSize(size, False, "zstd-header")
+
+
+def without_io(desc: Descriptor) -> UncompressedSize:
+    """What a descriptor alone says: its own size for an uncompressed layer, eStargz's
+    annotation, else unknown."""
+    if desc.compression == "none":
+        return UncompressedSize(desc.size, True, "uncompressed")
+    annotated = desc.annotations.get(ESTARGZ_SIZE)
+    if desc.compression is not None and annotated and annotated.isascii() and annotated.isdigit():
+        return UncompressedSize(int(annotated), False, "annotation")
+    return UNKNOWN
+
+
+def listing_size(listing: LayerListing) -> UncompressedSize:
+    """The exact size and diff_id of a finished listing."""
+    return UncompressedSize(listing.uncompressed_size, True, "listed", listing.diff_id)
+
+
+# --------------------------------------------------------------------------- what is known
+
+_MEMORY: dict[str, UncompressedSize] = {}
+_LOCK = threading.Lock()
+
+
+def cache_of(source: Source) -> BlobCache | None:
+    """The disk cache a source keeps (a registry source's), or None."""
+    cache = getattr(source, "cache", None)
+    return cache if isinstance(cache, BlobCache) else None
+
+
+def known(digest: str, cache: BlobCache | None = None) -> UncompressedSize | None:
+    """What this process, or ``cache``'s metadata, learned about a compressed blob."""
+    with _LOCK:
+        found = _MEMORY.get(digest)
+    if found is not None:
+        return found
+    if cache is None:
+        return None
+    found = UncompressedSize.from_json(cache.get_meta(digest).get(_META_KEY))
+    if found is not None:
+        with _LOCK:
+            _MEMORY.setdefault(digest, found)
+    return found
+
+
+def remember(
+    digest: str, size: UncompressedSize, cache: BlobCache | None = None
+) -> UncompressedSize:
+    """Keep ``size`` for ``digest`` (in memory, and in ``cache``'s metadata), unless an exact
+    size is known already; returns what is kept."""
+    if size.how in ("unknown", "uncompressed"):
+        return size
+    with _LOCK:
+        old = _MEMORY.get(digest)
+        if old is not None and old.exact and not size.exact:
+            return old
+        _MEMORY[digest] = size
+    if cache is not None:
+        try:
+            cache.put_meta(digest, {_META_KEY: size.to_json()})
+        except OSError as exc:  # a read-only cache: the size stays known in this process
+            log.warning("cannot record the uncompressed size of %s: %s", digest, exc)
+    return size
+
+
+def forget() -> None:
+    """Forget what this process learned (the disk caches keep theirs)."""
+    with _LOCK:
+        _MEMORY.clear()
+
+
+# --------------------------------------------------------------------------- finding out
+
+
+def _decompressed(data: bytes, compression: str, digest: str) -> UncompressedSize:
+    listing = LayerListing([data], compression, what=f"layer {digest}")
+    for _ in listing:
+        pass
+    return UncompressedSize(listing.uncompressed_size, True, "whole-blob", listing.diff_id)
+
+
+def _streamed(source: Source, desc: Descriptor) -> UncompressedSize:
+    assert desc.compression is not None
+    with source.open_blob(desc.digest, desc.size) as chunks:
+        listing = LayerListing(chunks, desc.compression, what=f"layer {desc.digest}")
+        for _ in listing:
+            pass
+    return listing_size(listing)
+
+
+def _estimated(source: Source, desc: Descriptor) -> UncompressedSize:
+    if not isinstance(source, RangeSource) or any(k in desc.annotations for k in MULTI_PART):
+        return UNKNOWN
+    if desc.compression == "gzip":
+        got = source.blob_range(desc.digest, -4, None, desc.size)
+    else:
+        got = source.blob_range(desc.digest, 0, ZSTD_HEADER - 1, desc.size)
+    if got.whole:
+        assert desc.compression is not None
+        return _decompressed(got.data, desc.compression, desc.digest)
+    if desc.compression == "gzip":
+        return from_tail(got.data, desc.size)
+    return from_head(got.data, desc.size)
+
+
+def uncompressed_size(source: Source, desc: Descriptor, mode: str = "estimate") -> UncompressedSize:
+    """One layer's uncompressed size as far as ``mode`` (one of :data:`MODES`) allows."""
+    if mode not in MODES:
+        raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
+    free = without_io(desc)
+    if free.exact or desc.compression is None:
+        return free
+    found = known(desc.digest, cache_of(source))
+    if found is not None and (found.exact or mode != "exact"):
+        return found
+    if mode == "none":
+        return found or free
+    if free.how == "annotation" and mode == "estimate":
+        return free
+    try:
+        got = _streamed(source, desc) if mode == "exact" else _estimated(source, desc)
+    except OCIInspectError as exc:
+        log.warning("uncompressed size of %s unknown: %s", desc.digest, exc)
+        return found or free
+    if got.how == "unknown":
+        return found or free
+    return remember(desc.digest, got, cache_of(source))
+
+
+def uncompressed_sizes(
+    source: Source, layers: Iterable[Descriptor], mode: str = "estimate"
+) -> dict[str, UncompressedSize]:
+    """:func:`uncompressed_size` of each distinct layer, by digest; reads run concurrently."""
+    unique = {d.digest: d for d in layers}
+    if mode not in MODES:
+        raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "none" or len(unique) <= 1:
+        return {k: uncompressed_size(source, d, mode) for k, d in unique.items()}
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(unique))) as pool:
+        found = pool.map(lambda d: uncompressed_size(source, d, mode), unique.values())
+        return dict(zip(unique, found, strict=True))
+
+
+def total(sizes: Iterable[UncompressedSize]) -> tuple[int | None, bool]:
+    """The sum of layer sizes (None if any is unknown) and whether every one is exact."""
+    parts = list(sizes)
+    if any(p.size is None for p in parts):
+        return None, False
+    return sum(p.size or 0 for p in parts), all(p.exact for p in parts)
+
+
+def lookup(
+    sizes: Mapping[str, UncompressedSize] | None, desc: Descriptor
+) -> UncompressedSize:
+    """``sizes[desc.digest]``, else what the descriptor alone says (:func:`without_io`)."""
+    found = sizes.get(desc.digest) if sizes is not None else None
+    return found if found is not None else without_io(desc)
+
+
+__all__ = [
+    "EXACT_HOWS",
+    "HOWS",
+    "MODES",
+    "UNKNOWN",
+    "UncompressedSize",
+    "cache_of",
+    "estimate_gzip",
+    "forget",
+    "from_head",
+    "from_tail",
+    "known",
+    "listing_size",
+    "lookup",
+    "remember",
+    "total",
+    "uncompressed_size",
+    "uncompressed_sizes",
+    "without_io",
+]
