@@ -284,9 +284,10 @@ def _run_helper(program: str, exe: str, server: str, env: Mapping[str, str]) -> 
         said = (proc.stdout + proc.stderr).decode(errors="replace")
         if _NOT_FOUND in said.lower():
             return None
-        first = proc.stderr.decode(errors="replace").strip().splitlines()[:1]
-        detail = f": {first[0][:200]}" if first else ""
-        raise CredentialHelperError(program, server, f"exit status {proc.returncode}{detail}")
+        # The helper's own words are not quoted: a broken helper may print the secret.
+        raise CredentialHelperError(
+            program, server, f"exit status {proc.returncode} (run it by hand to see why)"
+        )
     try:
         answer = json.loads(proc.stdout)
         username, secret = answer["Username"], answer["Secret"]

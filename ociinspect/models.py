@@ -73,6 +73,8 @@ class ManifestInfo:
             parsed = _json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidDocumentError(f"manifest {digest}", f"not JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidDocumentError(f"manifest {digest}", "JSON nested too deeply") from None
         if not isinstance(parsed, dict):
             raise InvalidDocumentError(
                 f"manifest {digest}", f"expected a JSON object, got {type(parsed).__name__}"

@@ -77,6 +77,9 @@ MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 MAX_TOKEN_SIZE = 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 CHUNK = 1024 * 1024
+#: A listing (tags, catalog) longer than this many pages is refused: a registry that keeps
+#: inventing next-page links would otherwise never end.
+MAX_PAGES = 10_000
 #: Unread bodies up to this size are drained (not dropped with the connection): see _release.
 DRAIN_LIMIT = 64 * 1024
 #: Blobs at least this long are hashed in a helper thread as they stream: see _HashAhead.
@@ -860,6 +863,10 @@ class RegistryClient:
             if url in seen:
                 raise RegistryError(
                     "GET", redact_url(url), None, reason=f"{purpose} pages link back in a loop"
+                )
+            if len(seen) >= MAX_PAGES:
+                raise RegistryError(
+                    "GET", redact_url(url), None, reason=f"{purpose} has more than {MAX_PAGES} pages"
                 )
             seen.add(url)
             resp = self._request(

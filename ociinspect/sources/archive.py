@@ -44,19 +44,24 @@ import hashlib
 import json
 import os
 import posixpath
-import shutil
 import tarfile
 import tempfile
 import weakref
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import mediatypes as mt
 from ..digest import Digest, sha256
-from ..errors import InvalidDigestError, InvalidDocumentError, SizeMismatchError, SourceError
+from ..errors import (
+    InvalidDigestError,
+    InvalidDocumentError,
+    SizeLimitError,
+    SizeMismatchError,
+    SourceError,
+)
 from ..models import Descriptor, ManifestInfo
 from ..reference import parse as parse_reference
 from .base import BlobRange
@@ -101,19 +106,40 @@ class _Member:
     regular: bool = True
 
 
+#: A compressed archive may expand to this many times its size (and to 1 GiB in any case).
+MAX_EXPANSION = 64
+MIN_EXPANSION_LIMIT = 1 << 30
+
+
+def _copy_bounded(
+    read: Callable[[int], bytes], out: BinaryIO, limit: int, path: Path
+) -> None:
+    copied = 0
+    while chunk := read(CHUNK):
+        copied += len(chunk)
+        if copied > limit:
+            raise SizeLimitError(f"decompressed archive {path}", limit, copied)
+        out.write(chunk)
+
+
 def _decompress(path: Path, magic: bytes) -> str:
-    """Decompress the archive at ``path`` into a temporary file; return the file's path."""
+    """Decompress the archive at ``path`` into a temporary file; return the file's path.
+
+    The copy is bounded (:data:`MAX_EXPANSION` times the compressed size, at least 1 GiB):
+    image archives hold already-compressed layers, so a larger expansion is a bomb.
+    """
+    limit = max(MIN_EXPANSION_LIMIT, MAX_EXPANSION * path.stat().st_size)
     handle, temp = tempfile.mkstemp(prefix="ociinspect-", suffix=".tar")
     try:
         with open(path, "rb") as raw, os.fdopen(handle, "wb") as out:
             if magic.startswith(_GZIP_MAGIC):
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    shutil.copyfileobj(stream, out, CHUNK)
+                    _copy_bounded(stream.read, out, limit, path)
             else:
                 import zstandard
 
                 with zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-                    shutil.copyfileobj(stream, out, CHUNK)
+                    _copy_bounded(stream.read, out, limit, path)
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         os.unlink(temp)
         raise SourceError(f"cannot decompress archive {path}: {exc}") from None
@@ -263,8 +289,8 @@ def parse_docker_manifest(raw: bytes, where: str) -> list[DockerImage]:
     """The images a docker-archive ``manifest.json`` lists; SourceError saying what is wrong."""
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{where}: manifest.json is not JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SourceError(f"{where}: manifest.json is not JSON: {type(exc).__name__}") from None
     if not isinstance(value, list) or not value:
         raise SourceError(f"{where}: manifest.json must be a non-empty JSON array of images")
     images = []
@@ -431,7 +457,7 @@ class DockerArchiveSource:
             digest = sha256(raw)
         try:
             config = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise InvalidDocumentError(what, f"not JSON: {exc}") from None
         if not isinstance(config, dict):
             raise InvalidDocumentError(what, "expected a JSON object")

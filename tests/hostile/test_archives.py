@@ -317,3 +317,24 @@ def test_a_broken_compressed_archive_leaves_no_temporary_copy(
     with pytest.raises(SourceError):
         OciArchiveSource(path)
     assert list(scratch.iterdir()) == []
+
+
+def test_compressed_archive_bomb_is_refused_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gzip oci-archive that inflates past its bound raises SizeLimitError, no temp file left."""
+    from ociinspect.errors import SizeLimitError
+    from ociinspect.sources import archive
+
+    bomb = tmp_path / "bomb.tar.gz"
+    with gzip.open(bomb, "wb") as out:
+        for _ in range(8):
+            out.write(bytes(1 << 20))
+    monkeypatch.setattr(archive, "MIN_EXPANSION_LIMIT", 1 << 20)
+    monkeypatch.setattr(archive, "MAX_EXPANSION", 2)
+    monkeypatch.setattr(archive.tempfile, "tempdir", str(tmp_path / "t"))
+    (tmp_path / "t").mkdir()
+    with pytest.raises(SizeLimitError) as err:
+        archive.OciArchiveSource(bomb)
+    assert err.value.limit == 1 << 20
+    assert list((tmp_path / "t").iterdir()) == []
