@@ -866,7 +866,7 @@ class RegistryClient:
                 )
             if len(seen) >= MAX_PAGES:
                 raise RegistryError(
-                    "GET", redact_url(url), None, reason=f"{purpose} has more than {MAX_PAGES} pages"
+                    "GET", redact_url(url), None, reason=f"{purpose}: over {MAX_PAGES} pages"
                 )
             seen.add(url)
             resp = self._request(
