@@ -41,6 +41,7 @@ from .errors import (
 from .tables import Comparison, Table
 from .tables.frame import DIGEST_COLUMNS, format_share, format_size
 
+SIZES = ("none", "estimate", "exact")
 FORMATS = ("table", "csv", "json", "markdown")
 CACHE_ACTIONS = ("info", "clear", "prune")
 #: Longest text cell in the ``table`` format unless ``--no-trunc``.
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--no-cache", action="store_true", help="do not read or write the disk cache"
     )
+    common.add_argument(
+        "--offline",
+        action="store_true",
+        help="answer tags from the disk cache when the registry cannot be reached",
+    )
     parser = _Parser(
         prog=PROG,
         description="Look inside container images: platforms, layers, history, config, files.",
@@ -113,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "referrers":
             sub.add_argument("--artifact-type", help="only artifacts of this type")
+        if name in ("platforms", "layers"):
+            sub.add_argument(
+                "--sizes",
+                choices=SIZES,
+                default="none" if name == "platforms" else "estimate",
+                help="uncompressed sizes: none, estimate (one small read per layer), exact "
+                "(stream every layer); default: %(default)s",
+            )
     about = "the disk cache: where it is and what it holds; clear it; prune it to a size"
     cache = commands.add_parser("cache", help=about, description=about)
     cache.add_argument("action", nargs="?", choices=CACHE_ACTIONS, default="info")
@@ -169,6 +183,8 @@ def _layer(value: str) -> int | str:
 def run(args: argparse.Namespace) -> Table | Comparison:
     """The table a parsed command line asks for."""
     options: dict[str, Any] = {"cache": None} if args.no_cache else {}
+    if args.offline:
+        options["offline"] = True
     platform = args.platform
     if args.command == "compare":
         return api.compare(_sample(args.a), _sample(args.b), platform, **options)
@@ -177,6 +193,8 @@ def run(args: argparse.Namespace) -> Table | Comparison:
         return api.files(ref, _layer(args.layer), platform, **options)
     if args.command == "referrers":
         return api.referrers(ref, platform, args.artifact_type, **options)
+    if args.command in ("platforms", "layers"):
+        options["sizes"] = args.sizes
     function: Callable[..., Table] = getattr(api, args.command)
     return function(ref, platform, **options)
 

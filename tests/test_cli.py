@@ -275,3 +275,20 @@ def test_cache_usage_errors(cli: Cli, args: tuple[str, ...], says: str) -> None:
     run = cli(*args)
     assert run.status == 2
     assert says in one_error_line(run)
+
+
+def test_sizes_flag_chooses_how_uncompressed_sizes_are_found(cli: Cli) -> None:
+    """--sizes exact streams every layer (exact sizes); --sizes none leaves the column empty."""
+    exact = json.loads(cli("platforms", "--sizes", "exact", "--format", "json").out)
+    images = [row for row in exact if row["kind"] == "image"]
+    assert images and all(row["uncompressed_exact"] is True for row in images)
+    assert all(row["uncompressed_size"] > row["compressed_size"] for row in images)
+    none = json.loads(cli("layers", "--sizes", "none", "--format", "json").out)
+    assert all(row["uncompressed_size"] is None for row in none if row["compression"] != "none")
+    bad = cli("layers", "--sizes", "bogus")
+    assert bad.status == 2 and "invalid choice" in one_error_line(bad)
+
+
+def test_offline_flag_is_accepted_for_local_sources(cli: Cli) -> None:
+    """--offline changes nothing for a local layout: the table is the same."""
+    assert cli("layers", "--offline").out == cli("layers").out
