@@ -12,9 +12,9 @@
 
 Each table function is in :mod:`ociinspect.api` (columns in :mod:`ociinspect.tables`).
 :func:`open` (what a reference names: an index or an image) and :func:`image` (always one
-image, choosing a platform) navigate (:mod:`ociinspect.navigation`); layer contents are in
-:mod:`ociinspect.contents`. Errors are the classes of :mod:`ociinspect.errors`, all subclasses
-of ``errors.OCIInspectError``.
+image, choosing a platform) navigate (:mod:`ociinspect.navigation`); layer contents are listed by
+:mod:`ociinspect.contents` and merged by :mod:`ociinspect.overlay`. Errors are the classes of
+:mod:`ociinspect.errors`, all subclasses of ``errors.OCIInspectError``.
 """
 
 from __future__ import annotations

@@ -36,12 +36,13 @@ from typing import Any
 
 from . import mediatypes as mt
 from .contents import Entry as TarEntry
-from .contents import Limits, analyse, iter_entries
+from .contents import Limits, iter_entries
 from .errors import ArchiveError, PlatformNotFoundError
 from .models import Descriptor, ImageConfig, Manifest
 from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry, Image, ImageIndex
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
+from .overlay import analyse
 from .platform import Platform
 from .progress import Progress, bar_for, counted
 from .sizes import cache_of, listing_size, remember, uncompressed_sizes

@@ -1,10 +1,12 @@
-"""Layer contents: a streamed tar listing, the merged filesystem with whiteouts, wasted space.
+"""Layer contents: a streamed listing of the tar entries of one layer blob.
 
 Listing (:func:`iter_entries`) reads a layer blob as the iterator of byte chunks it arrives in,
-decompresses on the fly and lists the tar entries without extracting anything and without holding
-the layer in memory: file data is skipped, not buffered. Decompressed bytes are counted and hashed
-as they pass, so the exact uncompressed size and the ``diff_id`` (image-spec config.md,
-"rootfs.diff_ids": the digest of the uncompressed tar) are known when the listing ends.
+decompresses on the fly (:mod:`ociinspect.compression`) and lists the tar entries without
+extracting anything and without holding the layer in memory: file data is skipped, not buffered.
+Decompressed bytes are counted and hashed as they pass, so the exact uncompressed size and the
+``diff_id`` (image-spec config.md, "rootfs.diff_ids": the digest of the uncompressed tar) are known
+when the listing ends. Applying the listed layers one over another (whiteouts, wasted space) is
+:mod:`ociinspect.overlay`.
 
 How the archive is read, and why:
 
@@ -20,21 +22,9 @@ How the archive is read, and why:
 - tarfile silently stops at a damaged header once one member was read; the listing checks how it
   stopped (end-of-archive zero block, clean end of data, or not) and raises :class:`ArchiveError`
   for a truncated or invalid header. Truncated or corrupt gzip/zstd streams are errors too.
-- gzip: ``zlib.decompressobj(wbits=31)``, member after member (RFC 1952 allows concatenated
-  members; anything else after a member is refused, as Go's ``compress/gzip`` does). When the
-  optional ``isal`` package is installed its ``isal_zlib`` (same API, about twice as fast) is used.
-- zstd: ``zstandard``'s ``stream_reader`` with ``read_across_frames=True`` (bounded output per
-  read, so a bomb cannot inflate in one call). It reports neither a stream cut short nor one that
-  ends mid-frame, so :class:`_ZstdFrames` walks frame and block headers (RFC 8878 section 3.1) on
-  the compressed bytes to tell the two apart. Frames needing a window over libzstd's default limit
-  (128 MiB) are refused by libzstd.
-
-Merging (:func:`merge`, :func:`wasted`, :func:`analyse`) applies layers in order with the
-image-spec layer.md rules: "Whiteouts" (``.wh.<name>`` removes ``<name>`` and its subtree from lower
-layers; ``.wh..wh..opq`` hides every lower-layer child of its directory; whiteouts apply only to
-lower layers and never appear in the result) and "Changeset over existing files" (a later entry
-replaces an earlier one at the same path; a directory over a directory only updates its metadata;
-anything else over a directory removes the directory's subtree).
+- Whiteout files are recognised by name as they are listed (image-spec layer.md "Whiteouts":
+  ``.wh.<name>``, the opaque ``.wh..wh..opq``, other ``.wh..wh.*`` aufs metadata) and reported in
+  :attr:`Entry.whiteout` / :attr:`Entry.whiteout_target`; nothing is applied here.
 """
 
 from __future__ import annotations
@@ -43,39 +33,21 @@ import hashlib
 import io
 import stat
 import tarfile
-import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-import zstandard
-
+from .compression import decompressor
 from .errors import ArchiveError, OCIInspectError, SizeLimitError
-
-
-def _load_isal() -> Any:
-    """ISA-L's inflate (the optional ``isal`` package), a faster drop-in for zlib's; or None."""
-    try:
-        from isal import isal_zlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return isal_zlib
-
-
-_isal_zlib: Any = _load_isal()
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-#: Upper bound of one decompressed piece: what a decompressor may produce per call.
-_PIECE = 1 * MiB
 _BLOCK = tarfile.BLOCKSIZE
 
 ENTRY_TYPES = ("file", "dir", "symlink", "hardlink", "char", "block", "fifo", "other")
 WHITEOUTS = ("file", "opaque", "meta")
-WASTE_KINDS = ("overwritten", "deleted", "hidden")
 
 _TYPES = {
     tarfile.REGTYPE: "file",
@@ -204,208 +176,12 @@ class Entry:
         return mode_string(self.type, self.mode)
 
 
-# --- decompression -----------------------------------------------------------------------------
-
-
 class _SourceFailure(Exception):
     """Carries an exception raised by the caller's chunk iterator through tarfile, unchanged."""
 
     def __init__(self, error: BaseException) -> None:
         super().__init__(repr(error))
         self.error = error
-
-
-def _gzip_decompressobj() -> Any:
-    if _isal_zlib is not None:
-        return _isal_zlib.decompressobj(wbits=31)
-    return zlib.decompressobj(wbits=31)
-
-
-_GZIP_ERRORS: tuple[type[BaseException], ...] = (zlib.error,)
-if _isal_zlib is not None:  # pragma: no cover - depends on the environment
-    _GZIP_ERRORS = (zlib.error, _isal_zlib.error)
-
-
-def _gunzip(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    """Inflate gzip members one after another, in pieces of at most :data:`_PIECE` bytes."""
-    d = _gzip_decompressobj()
-    fed = False  # the current member has had input
-    members = 0
-    for chunk in chunks:
-        data = chunk
-        while data:
-            try:
-                out = d.decompress(data, _PIECE)
-            except _GZIP_ERRORS as exc:
-                raise ArchiveError(
-                    f"{what}: corrupt gzip stream (member {members + 1}): {exc}"
-                ) from exc
-            fed = True
-            if out:
-                yield out
-            if d.eof:
-                members += 1
-                data = d.unused_data
-                d, fed = _gzip_decompressobj(), False
-            else:
-                data = d.unconsumed_tail
-    while fed and not d.eof:  # output still held back by the size bound
-        try:
-            out = d.decompress(b"", _PIECE)
-        except _GZIP_ERRORS as exc:
-            raise ArchiveError(
-                f"{what}: corrupt gzip stream (member {members + 1}): {exc}"
-            ) from exc
-        if not out:
-            break
-        yield out
-    if fed and not d.eof:
-        raise ArchiveError(f"{what}: truncated gzip stream: member {members + 1} has no end")
-    if members == 0:
-        raise ArchiveError(f"{what}: empty gzip stream")
-
-
-_ZSTD_MAGIC = 0xFD2FB528
-_ZSTD_SKIPPABLE = 0x184D2A50  # .. 0x184D2A5F, RFC 8878 section 3.1.2
-
-
-class _ZstdFrames:
-    """Walk zstd frame and block headers over the compressed bytes (RFC 8878 section 3.1).
-
-    It decompresses nothing: it only follows Frame_Header and Block_Header sizes, to know whether
-    the stream ended on a frame boundary (zstandard's stream_reader does not say).
-    """
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.frames = 0  # frames started
-        self.offset = 0  # compressed bytes seen
-        self._head = b""
-        self._want = 4
-        self._step: Callable[[bytes], None] = self._magic
-        self._skip = 0
-        self._checksum = False
-
-    def feed(self, data: bytes) -> None:
-        pos, end = 0, len(data)
-        while pos < end:
-            if self._skip:
-                take = min(self._skip, end - pos)
-                self._skip -= take
-                pos += take
-                continue
-            take = min(self._want - len(self._head), end - pos)
-            self._head += data[pos : pos + take]
-            pos += take
-            if len(self._head) == self._want:
-                head, self._head = self._head, b""
-                self._step(head)
-        self.offset += end
-
-    def finish(self) -> None:
-        if self.offset == 0:
-            raise ArchiveError(f"{self.what}: empty zstd stream")
-        if self._step != self._magic or self._head or self._skip:
-            raise ArchiveError(
-                f"{self.what}: truncated zstd stream: it ends inside frame {max(self.frames, 1)} "
-                f"after {self.offset} compressed bytes"
-            )
-
-    def _fail(self, reason: str) -> None:
-        raise ArchiveError(f"{self.what}: corrupt zstd stream in frame {self.frames}: {reason}")
-
-    def _magic(self, head: bytes) -> None:
-        self.frames += 1
-        magic = int.from_bytes(head, "little")
-        if magic == _ZSTD_MAGIC:
-            self._want, self._step = 1, self._descriptor
-        elif magic & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
-            self._want, self._step = 4, self._skippable
-        else:
-            self._fail(f"bad magic number {magic:#010x}")
-
-    def _skippable(self, head: bytes) -> None:
-        self._skip = int.from_bytes(head, "little")
-        self._want, self._step = 4, self._magic
-
-    def _descriptor(self, head: bytes) -> None:
-        rest, self._checksum = _zstd_header_rest(head[0], self._fail)
-        if rest:
-            self._want, self._step = rest, self._header_rest
-        else:
-            self._want, self._step = 3, self._block
-
-    def _header_rest(self, head: bytes) -> None:
-        self._want, self._step = 3, self._block
-
-    def _block(self, head: bytes) -> None:
-        header = int.from_bytes(head, "little")
-        block_type = header >> 1 & 3
-        if block_type == 3:
-            self._fail("reserved block type")
-        self._skip = 1 if block_type == 1 else header >> 3  # an RLE block holds one byte
-        if header & 1:  # Last_Block
-            self._skip += 4 if self._checksum else 0
-            self._want, self._step = 4, self._magic
-
-
-def _zstd_header_rest(descriptor: int, fail: Callable[[str], None]) -> tuple[int, bool]:
-    """Bytes after Frame_Header_Descriptor up to the first block; whether a checksum ends it."""
-    if descriptor & 0x08:
-        fail("reserved bit set in Frame_Header_Descriptor")
-    single_segment = descriptor >> 5 & 1
-    fcs = (single_segment, 2, 4, 8)[descriptor >> 6]
-    dictionary_id = (0, 1, 2, 4)[descriptor & 3]
-    return (1 - single_segment) + dictionary_id + fcs, bool(descriptor >> 2 & 1)
-
-
-class _ChunkReader:
-    """The ``read(size)`` source zstandard's stream_reader pulls compressed chunks from."""
-
-    def __init__(self, chunks: Iterator[bytes], frames: _ZstdFrames) -> None:
-        self._chunks = chunks
-        self._frames = frames
-
-    def read(self, size: int = -1) -> bytes:
-        for chunk in self._chunks:
-            if chunk:
-                self._frames.feed(chunk)
-                return chunk
-        return b""
-
-
-def _unzstd(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    frames = _ZstdFrames(what)
-    reader = zstandard.ZstdDecompressor().stream_reader(
-        _ChunkReader(chunks, frames),  # type: ignore[arg-type]  # duck-typed: only read() is used
-        read_size=256 * KiB,
-        read_across_frames=True,
-        closefd=False,
-    )
-    while True:
-        try:
-            out = reader.read(_PIECE)
-        except zstandard.ZstdError as exc:
-            raise ArchiveError(
-                f"{what}: corrupt zstd stream in frame {max(frames.frames, 1)}: {exc}"
-            ) from exc
-        if not out:
-            break
-        yield out
-    frames.finish()
-
-
-def _plain(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    for chunk in chunks:
-        if chunk:
-            yield chunk if type(chunk) is bytes else bytes(chunk)
-
-
-_DECOMPRESSORS: dict[str, Callable[[Iterator[bytes], str], Iterator[bytes]]] = {
-    "gzip": _gunzip,
-    "zstd": _unzstd,
-    "none": _plain,
-}
 
 
 # --- the tar side ------------------------------------------------------------------------------
@@ -510,10 +286,6 @@ def _display(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _parent(path: str) -> str:
-    return path.rpartition("/")[0] or "."
-
-
 def _whiteout(key: str) -> tuple[str | None, str | None]:
     """``(whiteout kind, target key)`` of a normalised path (image-spec layer.md "Whiteouts")."""
     parent, _, base = key.rpartition("/")
@@ -592,8 +364,7 @@ class LayerListing(Iterator[Entry]):
         limits: Limits | None = None,
         what: str = "layer",
     ) -> None:
-        if compression not in _DECOMPRESSORS:
-            raise ValueError(f"unknown compression {compression!r}; expected gzip, zstd or none")
+        self._decompress = decompressor(compression)  # ValueError for an unknown one
         self.what = what
         self.compression = compression
         self.limits = limits or Limits()
@@ -645,8 +416,7 @@ class LayerListing(Iterator[Entry]):
 
     def _run(self) -> Generator[Entry, None, None]:
         what = self.what
-        pieces = _DECOMPRESSORS[self.compression](self._chunks(), what)
-        stream = _Stream(pieces, self.limits, what)
+        stream = _Stream(self._decompress(self._chunks(), what), self.limits, what)
         try:
             tar = tarfile.TarFile(
                 fileobj=stream, mode="r", encoding="utf-8", errors="surrogateescape"
@@ -717,246 +487,12 @@ def iter_entries(
     return LayerListing(chunks, compression, limits=limits, what=what)
 
 
-# --- cheap size estimates ----------------------------------------------------------------------
-
-
-def gzip_isize(last4: bytes) -> int:
-    """ISIZE of a gzip stream from its last 4 bytes (RFC 1952 section 2.3.1), little-endian.
-
-    It is the uncompressed size modulo 2**32 of the *last member only*: wrong for layers of
-    4 GiB or more, and for multi-member gzip (pigz, some layer tools) it misses earlier members.
-    Use it as an estimate; :attr:`LayerListing.uncompressed_size` is exact.
-    """
-    if len(last4) != 4:
-        raise ValueError(f"gzip_isize needs the last 4 bytes of the blob, got {len(last4)}")
-    return int.from_bytes(last4, "little")
-
-
-def zstd_content_size(first_bytes: bytes) -> int | None:
-    """Frame_Content_Size of the first zstd frame (RFC 8878 section 3.1.1.1), or None.
-
-    None when the frame does not record it (streamed compression) or the blob starts with a
-    skippable frame. For multi-frame blobs (zstd:chunked) it is the first frame's size only.
-    The header is at most 18 bytes; pass at least that many (or the whole blob if shorter).
-    """
-
-    def fail(reason: str) -> None:
-        raise ArchiveError(f"not a zstd frame header: {reason}")
-
-    if len(first_bytes) < 5:
-        fail(f"need at least 5 bytes, got {len(first_bytes)}")
-    magic = int.from_bytes(first_bytes[:4], "little")
-    if magic & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
-        return None
-    if magic != _ZSTD_MAGIC:
-        fail(f"bad magic number {magic:#010x}")
-    descriptor = first_bytes[4]
-    _zstd_header_rest(descriptor, fail)
-    single_segment = descriptor >> 5 & 1
-    size = (single_segment, 2, 4, 8)[descriptor >> 6]
-    if size == 0:
-        return None
-    start = 5 + (1 - single_segment) + (0, 1, 2, 4)[descriptor & 3]
-    field = first_bytes[start : start + size]
-    if len(field) < size:
-        fail(f"need {start + size} bytes, got {len(first_bytes)}")
-    value = int.from_bytes(field, "little")
-    return value + 256 if size == 2 else value
-
-
-# --- merging layers ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MergedEntry:
-    """One path of the merged filesystem; ``layer`` is the index of the layer it comes from."""
-
-    path: str
-    type: str
-    size: int
-    mode: int
-    layer: int
-    link_target: str | None = None
-
-    @property
-    def mode_string(self) -> str:
-        return mode_string(self.type, self.mode)
-
-
-@dataclass(frozen=True, slots=True)
-class WastedCopy:
-    """A file copy that the merged filesystem does not show but a layer still ships.
-
-    ``how``: ``overwritten`` (a later entry at the same path, in a later layer or later in the
-    same layer, or a non-directory replacing an ancestor directory), ``deleted`` (a ``.wh.``
-    whiteout of the path or of an ancestor) or ``hidden`` (an opaque whiteout of an ancestor).
-    """
-
-    path: str
-    size: int
-    added_in: int
-    superseded_in: int
-    how: str
-
-    def __post_init__(self) -> None:
-        if self.how not in WASTE_KINDS:
-            raise ValueError(f"WastedCopy.how must be one of {WASTE_KINDS}, got {self.how!r}")
-
-
-@dataclass(frozen=True)
-class Wasted:
-    """Bytes that layers ship but the merged filesystem does not show.
-
-    Each superseded copy counts once, in the layer that added it: a file written in layers
-    0, 1 and 2 wastes size0 + size1. Only regular files count (other types hold no bytes) and
-    copies of 0 bytes are left out of ``copies``. Hardlinks are not followed: a copy that is
-    still reachable through a hardlink is counted as wasted all the same.
-
-    ``efficiency = 1 - wasted_bytes / file_bytes``, with ``file_bytes`` the sum of the sizes of
-    every file entry of every layer (superseded ones included); 1.0 when there are no files.
-
-    dive's score differs: per path it divides the smallest size seen by the sum of all sizes
-    seen, where a whiteout adds the size of what it removes; so a file that is deleted scores
-    0.5 there and 0 here. dive's "wasted bytes" add up every copy of a path that appears more
-    than once, the surviving copy included (layers 0, 1, 2 -> size0 + size1 + size2).
-    """
-
-    copies: tuple[WastedCopy, ...]
-    wasted_bytes: int
-    file_bytes: int
-
-    @property
-    def efficiency(self) -> float:
-        if self.file_bytes == 0:
-            return 1.0
-        return 1.0 - self.wasted_bytes / self.file_bytes
-
-
-class _Overlay:
-    """The merged view, keyed by lossless normalised path, with a child index for subtrees."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, tuple[Entry, int]] = {}
-        self.children: dict[str, set[str]] = {}  # every key here is linked to its parent
-        self.copies: list[WastedCopy] = []
-        self.file_bytes = 0
-
-    def _link(self, key: str) -> None:
-        while key != ".":
-            parent = _parent(key)
-            kids = self.children.get(parent)
-            if kids is not None:
-                kids.add(key)
-                return
-            self.children[parent] = {key}
-            key = parent
-
-    def _waste(self, key: str, by: int, how: str) -> None:
-        node = self.nodes.pop(key, None)
-        if node is not None:
-            entry, layer = node
-            if entry.type == "file" and entry.size:
-                self.copies.append(WastedCopy(entry.path, entry.size, layer, by, how))
-
-    def _remove_children(self, key: str, by: int, how: str) -> None:
-        """Remove the subtree below ``key``, depth first in path order (deterministic)."""
-        stack = sorted(self.children.pop(key, ()), reverse=True)
-        while stack:
-            child = stack.pop()
-            self._waste(child, by, how)
-            stack.extend(sorted(self.children.pop(child, ()), reverse=True))
-
-    def remove(self, key: str, by: int, how: str) -> None:
-        if key == ".":
-            return
-        self._waste(key, by, how)
-        self._remove_children(key, by, how)
-        kids = self.children.get(_parent(key))
-        if kids is not None:
-            kids.discard(key)
-
-    def add(self, entry: Entry, key: str, layer: int) -> None:
-        if entry.type == "file":
-            self.file_bytes += entry.size
-        old = self.nodes.get(key)
-        is_dir = entry.type == "dir"
-        if old is not None and not (is_dir and old[0].type == "dir"):
-            self._waste(key, layer, "overwritten")
-        if not is_dir and key != ".":
-            self._remove_children(key, layer, "overwritten")
-        self.nodes[key] = (entry, layer)
-        self._link(key)
-
-    def apply(self, entries: Iterable[Entry], layer: int) -> None:
-        entries = list(entries)
-        additions = []
-        opaque = []
-        for entry in entries:
-            if entry.whiteout is None:
-                additions.append(entry)
-            elif entry.whiteout == "file" and entry.whiteout_target is not None:
-                self.remove(_target_key(entry), layer, "deleted")
-            elif entry.whiteout == "opaque":
-                opaque.append(entry)
-        for entry in opaque:
-            self._remove_children(_target_key(entry), layer, "hidden")
-        for entry in additions:
-            self.add(entry, _key(entry), layer)
-
-
-def _key(entry: Entry) -> str:
-    return _normalise(entry.name)[0] if entry.undecodable else entry.path
-
-
-def _target_key(entry: Entry) -> str:
-    if not entry.undecodable:
-        return entry.whiteout_target or "."
-    return _whiteout(_key(entry))[1] or "."
-
-
-def analyse(layers: Iterable[Iterable[Entry]]) -> tuple[list[MergedEntry], Wasted]:
-    """:func:`merge` and :func:`wasted` in one pass over the layers (bottom layer first)."""
-    overlay = _Overlay()
-    for index, entries in enumerate(layers):
-        overlay.apply(entries, index)
-    merged = [
-        MergedEntry(entry.path, entry.type, entry.size, entry.mode, layer, entry.link_target)
-        for _, (entry, layer) in sorted(overlay.nodes.items())
-    ]
-    waste = sum(copy.size for copy in overlay.copies)
-    return merged, Wasted(tuple(overlay.copies), waste, overlay.file_bytes)
-
-
-def merge(layers: Iterable[Iterable[Entry]]) -> list[MergedEntry]:
-    """The filesystem the layers make, bottom layer first, sorted by path.
-
-    Whiteouts never appear; a whiteout removes only what lower layers added (image-spec
-    layer.md). An entry below a path that a layer made a non-directory is not checked for (such a
-    layer fails to apply in Docker); it is shown as listed.
-    """
-    return analyse(layers)[0]
-
-
-def wasted(layers: Iterable[Iterable[Entry]]) -> Wasted:
-    """Superseded file copies of the layers, each counted once; see :class:`Wasted`."""
-    return analyse(layers)[1]
-
-
 __all__ = [
     "ENTRY_TYPES",
-    "WASTE_KINDS",
     "WHITEOUTS",
     "Entry",
     "LayerListing",
     "Limits",
-    "MergedEntry",
-    "Wasted",
-    "WastedCopy",
-    "analyse",
-    "gzip_isize",
     "iter_entries",
-    "merge",
     "mode_string",
-    "wasted",
-    "zstd_content_size",
 ]

@@ -33,10 +33,7 @@ digests and image-spec leaves that check to "content consumers".
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json as _json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,8 +41,18 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import mediatypes as mt
-from .digest import ALGORITHMS, Digest, is_grammatical, sha256
-from .errors import InvalidDigestError, InvalidDocumentError, UnsupportedMediaTypeError
+from ._validate import (
+    Check,
+    at,
+    decode_data,
+    env_problem,
+    json_type,
+    load_object,
+    size_problem,
+    url_problem,
+)
+from .digest import Digest, sha256
+from .errors import InvalidDocumentError, UnsupportedMediaTypeError
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -86,17 +93,8 @@ class ManifestInfo:
 
 
 # --------------------------------------------------------------------------------------------
-# Rules on single values. Each returns what is wrong, or None, and names its spec line.
+# Which documents are read, and as what. The JSON-shape checks are in ._validate.
 
-#: image-spec schema/defs-descriptor.json "mediaType" (RFC 6838 section 4.2 restricted names).
-_MEDIA_TYPE = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-)
-#: RFC 3986 section 3: an absolute URI is ``scheme ":" hier-part`` over a fixed ASCII alphabet.
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-#: image-spec schema/validator.go (validateConfig): an Env entry is ``^[^=]+=.*$``.
-_ENV = re.compile(r"[^=]+=.*", re.DOTALL)
-_INT64_MAX = 2**63 - 1
 #: Docker "Image Manifest V2, Schema 2" layer types (containers/image SupportedSchema2MediaType).
 DOCKER_LAYER_TYPES = frozenset(
     {mt.DOCKER_LAYER_GZIP, mt.DOCKER_LAYER, mt.DOCKER_LAYER_FOREIGN_GZIP, mt.DOCKER_LAYER_FOREIGN}
@@ -121,142 +119,6 @@ SCHEMA1_MESSAGE = (
     "registry still answers schema1, the image was pushed by Docker < 1.10: re-push it with a "
     "current client, e.g. `skopeo copy --format v2s2 docker://SRC docker://DST`"
 )
-
-
-def _media_type_problem(value: str) -> str | None:
-    """descriptor.md "mediaType": MUST comply with RFC 6838 (schema/defs-descriptor.json)."""
-    if _MEDIA_TYPE.fullmatch(value):
-        return None
-    return f"invalid media type {value!r} (RFC 6838 type/subtype)"
-
-
-def _digest_problem(value: str) -> str | None:
-    """descriptor.md "Digests": the grammar admits any algorithm; "Registered algorithms" sha256 and
-    sha512 MUST be lowercase hex of 64/128 characters (go-digest Validate, as image-spec's
-    validator applies it: unregistered algorithms are only checked against the grammar)."""
-    if not is_grammatical(value):
-        return f"invalid digest {value!r}: does not match the grammar algorithm:encoded"
-    if value.partition(":")[0] in ALGORITHMS:
-        try:
-            Digest.parse(value)
-        except InvalidDigestError as exc:
-            return str(exc)
-    return None
-
-
-def _size_problem(value: int) -> str | None:
-    """descriptor.md "size": int64 byte count of the content; image-spec rejects negative sizes."""
-    if value < 0:
-        return f"must not be negative, got {value}"
-    if value > _INT64_MAX:
-        return f"exceeds int64, got {value}"
-    return None
-
-
-def _url_problem(value: str) -> str | None:
-    """descriptor.md "urls": each entry MUST conform to RFC 3986 (schema: format "uri")."""
-    return None if _URI.fullmatch(value) else f"not an absolute URI (RFC 3986): {value!r}"
-
-
-def _decode_data(value: str) -> tuple[bytes | None, str | None]:
-    """descriptor.md "data": MUST conform to Base 64 encoding, RFC 4648 section 4 (padded)."""
-    try:
-        return base64.b64decode(value, validate=True), None
-    except (binascii.Error, ValueError) as exc:
-        return None, f"not base64 (RFC 4648 section 4): {exc}"
-
-
-_JSON_NAMES = {str: "string", int: "integer", bool: "boolean", list: "array", dict: "object"}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, Mapping):
-        return "object"
-    return _JSON_NAMES.get(type(value), type(value).__name__)
-
-
-def _at(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-class _Check:
-    """Reads JSON fields by path and collects what is wrong, as ``"path: problem"``."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def fail(self, path: str, problem: str | None) -> None:
-        if problem is not None:
-            self.problems.append(f"{path}: {problem}" if path else problem)
-
-    def done(self, what: str) -> None:
-        if self.problems:
-            raise InvalidDocumentError(what, "; ".join(self.problems))
-
-    def get(self, obj: Mapping[str, Any], key: str, path: str, kind: type, required: bool) -> Any:
-        """``obj[key]`` if of JSON type ``kind`` (str, int, bool, list, dict); None = absent."""
-        value = obj.get(key)
-        if value is None:
-            if required:
-                self.fail(_at(path, key), "missing (required)")
-            return None
-        if kind is dict:
-            ok = isinstance(value, Mapping)
-        else:
-            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-        if not ok:
-            self.fail(_at(path, key), f"expected {_JSON_NAMES[kind]}, got {_json_type(value)}")
-            return None
-        return value
-
-    def string(self, obj: Mapping[str, Any], key: str, path: str, required: bool = False) -> Any:
-        return self.get(obj, key, path, str, required)
-
-    def strings(
-        self, obj: Mapping[str, Any], key: str, path: str, required: bool = False
-    ) -> tuple[str, ...] | None:
-        items = self.get(obj, key, path, list, required)
-        if items is None:
-            return None
-        bad = [i for i, item in enumerate(items) if not isinstance(item, str)]
-        for i in bad:
-            self.fail(_at(_at(path, key), i), f"expected string, got {_json_type(items[i])}")
-        return None if bad else tuple(items)
-
-    def string_map(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
-        """annotations.md: a map whose keys and values MUST be strings (also config Labels)."""
-        mapping = self.get(obj, key, path, dict, False) or {}
-        for name, value in mapping.items():
-            if not isinstance(value, str):
-                self.fail(_at(_at(path, key), name), f"expected string, got {_json_type(value)}")
-        return dict(mapping)
-
-    def key_set(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-        """config.md ExposedPorts/Volumes: a JSON object whose values are (ignored) objects."""
-        mapping = self.get(obj, key, path, dict, False) or {}
-        for name, value in mapping.items():
-            if value is not None and not isinstance(value, dict):
-                self.fail(_at(_at(path, key), name), f"expected object, got {_json_type(value)}")
-        return tuple(mapping)
-
-    def media_type(self, obj: Mapping[str, Any], key: str, path: str, required: bool) -> Any:
-        value = self.string(obj, key, path, required)
-        if value is not None:
-            self.fail(_at(path, key), _media_type_problem(value))
-        return value
-
-    def digest(self, value: str, path: str) -> None:
-        self.fail(path, _digest_problem(value))
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,15 +153,15 @@ class Descriptor:
         object.__setattr__(self, "urls", tuple(self.urls))
         object.__setattr__(self, "annotations", _frozen_map(self.annotations))
         object.__setattr__(self, "raw", _frozen_map(self.raw))
-        check = _Check()
+        check = Check()
         fields = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
         check.media_type(fields, "mediaType", "", True)
         if check.string(fields, "digest", "", True) is not None:
             check.digest(self.digest, "digest")
         if check.get(fields, "size", "", int, True) is not None:
-            check.fail("size", _size_problem(self.size))
+            check.fail("size", size_problem(self.size))
         for i, url in enumerate(self.urls):
-            check.fail(f"urls[{i}]", _url_problem(url) if isinstance(url, str) else "not a string")
+            check.fail(f"urls[{i}]", url_problem(url) if isinstance(url, str) else "not a string")
         check.string_map({"annotations": self.annotations}, "annotations", "")
         if self.artifact_type is not None:
             check.media_type({"artifactType": self.artifact_type}, "artifactType", "", False)
@@ -310,7 +172,7 @@ class Descriptor:
     @classmethod
     def from_dict(cls, obj: Any, where: str = "descriptor") -> Descriptor:
         """Read a descriptor JSON object; raise InvalidDocumentError naming each bad field."""
-        check = _Check()
+        check = Check()
         descriptor = _read_descriptor(check, obj, "")
         check.done(where)
         assert descriptor is not None
@@ -347,11 +209,11 @@ class Descriptor:
         return Digest.parse(self.digest).verify(self.data, f"embedded data of {self.digest}")
 
 
-def _read_platform(check: _Check, obj: Any, path: str) -> Platform | None:
+def _read_platform(check: Check, obj: Any, path: str) -> Platform | None:
     """image-index.md "platform": ``architecture`` and ``os`` REQUIRED strings; ``os.version``,
     ``variant`` strings; ``os.features``, ``features`` arrays of strings."""
     if not isinstance(obj, dict):
-        check.fail(path, f"expected object, got {_json_type(obj)}")
+        check.fail(path, f"expected object, got {json_type(obj)}")
         return None
     before = len(check.problems)
     check.string(obj, "architecture", path, True)
@@ -371,34 +233,34 @@ def _read_platform(check: _Check, obj: Any, path: str) -> Platform | None:
         return None
 
 
-def _read_descriptor(check: _Check, obj: Any, path: str) -> Descriptor | None:
+def _read_descriptor(check: Check, obj: Any, path: str) -> Descriptor | None:
     """descriptor.md "Properties": mediaType, digest, size REQUIRED; the rest OPTIONAL."""
     if not isinstance(obj, dict):
-        check.fail(path, f"expected a descriptor (object), got {_json_type(obj)}")
+        check.fail(path, f"expected a descriptor (object), got {json_type(obj)}")
         return None
     before = len(check.problems)
     media_type = check.media_type(obj, "mediaType", path, True)
     digest = check.string(obj, "digest", path, True)
     if digest is not None:
-        check.digest(digest, _at(path, "digest"))
+        check.digest(digest, at(path, "digest"))
     size = check.get(obj, "size", path, int, True)
     if size is not None:
-        check.fail(_at(path, "size"), _size_problem(size))
+        check.fail(at(path, "size"), size_problem(size))
     urls = check.strings(obj, "urls", path) or ()
     for i, url in enumerate(urls):
-        check.fail(_at(_at(path, "urls"), i), _url_problem(url))
+        check.fail(at(at(path, "urls"), i), url_problem(url))
     annotations = check.string_map(obj, "annotations", path)
     artifact_type = check.media_type(obj, "artifactType", path, False)
     data = None
     text = check.string(obj, "data", path)
     if text is not None:
-        data, problem = _decode_data(text)
-        check.fail(_at(path, "data"), problem)
+        data, problem = decode_data(text)
+        check.fail(at(path, "data"), problem)
         if data is not None and size is not None and len(data) != size:
-            check.fail(_at(path, "data"), f"decodes to {len(data)} bytes, size says {size}")
+            check.fail(at(path, "data"), f"decodes to {len(data)} bytes, size says {size}")
     platform = None
     if obj.get("platform") is not None:
-        platform = _read_platform(check, obj["platform"], _at(path, "platform"))
+        platform = _read_platform(check, obj["platform"], at(path, "platform"))
     if len(check.problems) > before:
         return None
     return Descriptor(
@@ -409,7 +271,7 @@ def _read_descriptor(check: _Check, obj: Any, path: str) -> Descriptor | None:
 def parse_descriptor(raw: bytes) -> Descriptor:
     """A descriptor (``application/vnd.oci.descriptor.v1+json``) from its JSON bytes."""
     what = f"descriptor {sha256(bytes(raw))}"
-    return Descriptor.from_dict(_load_object(raw, what), what)
+    return Descriptor.from_dict(load_object(raw, what), what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,23 +353,6 @@ class Manifest:
         return not (legacy and self.config.media_type == "application/octet-stream")
 
 
-def _load_object(raw: bytes, what: str) -> dict[str, Any]:
-    """RFC 8259 section 8.1: JSON between systems is UTF-8; the documents are JSON objects."""
-    try:
-        value = _json.loads(bytes(raw).decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidDocumentError(what, f"not JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidDocumentError(what, "not JSON: nested too deeply") from None
-    if not isinstance(value, dict):
-        raise InvalidDocumentError(what, f"expected a JSON object, got {_json_type(value)}")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259 section 6)")
-
-
 def _content_digest(raw: bytes, digest: str | None, what: str) -> str:
     if digest is None:
         return sha256(raw)
@@ -523,7 +368,7 @@ def _decide(body: Mapping[str, Any], media_type: str | None, what: str) -> str:
         content_type = None
     declared = body.get("mediaType")
     if declared is not None and not isinstance(declared, str):
-        raise InvalidDocumentError(what, f"mediaType: expected string, got {_json_type(declared)}")
+        raise InvalidDocumentError(what, f"mediaType: expected string, got {json_type(declared)}")
     version = body.get("schemaVersion")
     if (type(version) is int and version == 1) or {content_type, declared} & _SCHEMA1:
         raise UnsupportedMediaTypeError(what, content_type or declared, SCHEMA1_MESSAGE)
@@ -559,11 +404,11 @@ def _decide(body: Mapping[str, Any], media_type: str | None, what: str) -> str:
 def detect_media_type(raw: bytes, media_type: str | None = None) -> str:
     """The media type :func:`parse_document` reads ``raw`` as, checking only kind and shape."""
     what = f"manifest {sha256(bytes(raw))}"
-    return _decide(_load_object(raw, what), media_type, what)
+    return _decide(load_object(raw, what), media_type, what)
 
 
 def _common(
-    check: _Check, body: Mapping[str, Any]
+    check: Check, body: Mapping[str, Any]
 ) -> tuple[int, dict[str, str], Descriptor | None, Any]:
     """manifest.md / image-index.md: schemaVersion REQUIRED and MUST be 2; annotations, subject
     (a descriptor), artifactType (RFC 6838) OPTIONAL."""
@@ -578,7 +423,7 @@ def _common(
     return version or 0, annotations, subject, artifact_type
 
 
-def _descriptors(check: _Check, body: Mapping[str, Any], key: str) -> list[Descriptor]:
+def _descriptors(check: Check, body: Mapping[str, Any], key: str) -> list[Descriptor]:
     items = check.get(body, key, "", list, True) or []
     found = [_read_descriptor(check, item, f"{key}[{i}]") for i, item in enumerate(items)]
     return [d for d in found if d is not None]
@@ -586,7 +431,7 @@ def _descriptors(check: _Check, body: Mapping[str, Any], key: str) -> list[Descr
 
 def _read_index(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any]) -> Index:
     """image-index.md "Image Index Property Descriptions": manifests REQUIRED (may be empty)."""
-    check = _Check()
+    check = Check()
     version, annotations, subject, artifact_type = _common(check, body)
     manifests = _descriptors(check, body, "manifests")
     check.done(f"{_NAMES[media_type]} {digest}")
@@ -597,7 +442,7 @@ def _read_index(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any
 
 def _read_manifest(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any]) -> Manifest:
     """manifest.md "Image Manifest Property Descriptions": config and layers REQUIRED."""
-    check = _Check()
+    check = Check()
     version, annotations, subject, artifact_type = _common(check, body)
     config = None
     if body.get("config") is None:
@@ -635,7 +480,7 @@ def parse_document(
     raw = bytes(raw)
     actual = _content_digest(raw, digest, f"manifest {digest}")
     what = f"manifest {actual}"
-    body = _load_object(raw, what)
+    body = load_object(raw, what)
     kind = _decide(body, media_type, what)
     if kind in mt.INDEX_TYPES:
         return _read_index(raw, actual, kind, body)
@@ -744,14 +589,14 @@ class ImageConfig:
         return Platform.from_dict(fields)
 
 
-def _read_history(check: _Check, body: Mapping[str, Any]) -> tuple[History, ...]:
+def _read_history(check: Check, body: Mapping[str, Any]) -> tuple[History, ...]:
     """config.md "history": array of objects with created, author, created_by, comment strings
     and empty_layer boolean, all OPTIONAL."""
     steps = []
     for i, item in enumerate(check.get(body, "history", "", list, False) or ()):
         path = f"history[{i}]"
         if not isinstance(item, dict):
-            check.fail(path, f"expected object, got {_json_type(item)}")
+            check.fail(path, f"expected object, got {json_type(item)}")
             continue
         created, created_by, author, comment = (
             check.string(item, key, path) for key in ("created", "created_by", "author", "comment")
@@ -766,8 +611,8 @@ def parse_config(raw: bytes, digest: str | None = None) -> ImageConfig:
     raw = bytes(raw)
     actual = _content_digest(raw, digest, f"image config {digest}")
     what = f"image config {actual}"
-    body = _load_object(raw, what)
-    check = _Check()
+    body = load_object(raw, what)
+    check = Check()
     # config.md: architecture and os REQUIRED strings; variant, os.version, os.features OPTIONAL.
     architecture = check.string(body, "architecture", "", True)
     os_name = check.string(body, "os", "", True)
@@ -780,8 +625,7 @@ def parse_config(raw: bytes, digest: str | None = None) -> ImageConfig:
     # config.md "config": run-time defaults, all OPTIONAL.
     env = check.strings(run, "Env", "config") or ()
     for i, entry in enumerate(env):
-        if not _ENV.fullmatch(entry):
-            check.fail(f"config.Env[{i}]", f"{entry!r} is not VARNAME=VARVALUE")
+        check.fail(f"config.Env[{i}]", env_problem(entry))
     config_fields = {
         "labels": check.string_map(run, "Labels", "config"),
         "entrypoint": check.strings(run, "Entrypoint", "config"),
@@ -837,8 +681,8 @@ class LayoutHeader:
 def parse_layout_header(raw: bytes) -> LayoutHeader:
     """An ``oci-layout`` file: a JSON object whose ``imageLayoutVersion`` is a REQUIRED string."""
     raw = bytes(raw)
-    body = _load_object(raw, "oci-layout")
-    check = _Check()
+    body = load_object(raw, "oci-layout")
+    check = Check()
     version = check.string(body, "imageLayoutVersion", "", True)
     check.done("oci-layout")
     return LayoutHeader(raw, version)

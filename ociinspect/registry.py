@@ -39,6 +39,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import auth, mediatypes
+from .challenge import (
+    Challenge,
+    basic_challenge,
+    bearer_challenge,
+    challenge_problem,
+    parse_www_authenticate,
+)
 from .credentials import Credentials
 from .credentials import lookup as lookup_credentials
 from .digest import Digest, Verifier
@@ -69,6 +76,7 @@ from .errors import (
 )
 from .models import ManifestInfo
 from .retry import RetryPolicy
+from .scope import Scope, parse_scopes
 from .trace import Exchange, Trace, redact_url, scrub, sent_secrets
 
 #: Manifests larger than this are refused (distribution and containerd use 4 MiB too).
@@ -240,7 +248,7 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._creds: dict[str, Credentials | None] = {}
         # What each registry origin asked for last time: a Bearer or Basic challenge.
-        self._challenges: dict[str, auth.Challenge] = {}
+        self._challenges: dict[str, Challenge] = {}
 
     def __repr__(self) -> str:
         cached = len(self.token_cache) if self.token_cache is not None else "off"
@@ -288,7 +296,7 @@ class RegistryClient:
         url: str,
         *,
         registry: str,
-        scopes: Sequence[auth.Scope],
+        scopes: Sequence[Scope],
         purpose: str,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
@@ -296,7 +304,7 @@ class RegistryClient:
         once with a token; a cached token answered with 401/403 is dropped and renewed once."""
         origin = self.base_url(registry)
         creds = self.credentials_for(registry)
-        extra: tuple[auth.Scope, ...] = ()  # scopes named by this request's own 401 challenge
+        extra: tuple[Scope, ...] = ()  # scopes named by this request's own 401 challenge
         learned = renewed = False
         while True:
             sent = {"User-Agent": USER_AGENT, **(headers or {})}
@@ -320,19 +328,19 @@ class RegistryClient:
                 found = self._learn(resp, method, url, origin)
                 if found is None or (found.scheme == "basic" and creds is None):
                     return resp
-                extra = auth.parse_scopes(found.params.get("scope", ""))
+                extra = parse_scopes(found.params.get("scope", ""))
             learned = True
             _release(resp)
 
     def _learn(
         self, resp: requests.Response, method: str, url: str, origin: str
-    ) -> auth.Challenge | None:
+    ) -> Challenge | None:
         """Remember the challenge of a 401 so later requests to the origin authorise up front."""
-        challenges = auth.parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
-        chosen = auth.bearer_challenge(challenges) or auth.basic_challenge(challenges)
+        challenges = parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
+        chosen = bearer_challenge(challenges) or basic_challenge(challenges)
         if chosen is None and challenges:
             chosen = challenges[0]
-        problem = auth.challenge_problem(chosen) if chosen is not None else None
+        problem = challenge_problem(chosen) if chosen is not None else None
         if problem is not None:
             resp.close()
             reason = scrub(problem, _sent_secrets(resp))
@@ -345,9 +353,9 @@ class RegistryClient:
     def _authorize(
         self,
         headers: dict[str, str],
-        challenge: auth.Challenge,
+        challenge: Challenge,
         registry: str,
-        scopes: Sequence[auth.Scope],
+        scopes: Sequence[Scope],
         creds: Credentials | None,
         origin: str,
     ) -> tuple[auth.TokenKey, auth.Token] | str | None:
@@ -610,7 +618,7 @@ class RegistryClient:
             "GET",
             url,
             registry=registry,
-            scopes=[auth.Scope.repository(repository)],
+            scopes=[Scope.repository(repository)],
             purpose="manifest",
             headers={"Accept": ", ".join(accept), "Accept-Encoding": "identity"},
         )
@@ -661,7 +669,7 @@ class RegistryClient:
             "HEAD",
             url,
             registry=registry,
-            scopes=[auth.Scope.repository(repository)],
+            scopes=[Scope.repository(repository)],
             purpose="manifest",
             headers={"Accept": ", ".join(accept), "Accept-Encoding": "identity"},
         )
@@ -698,7 +706,7 @@ class RegistryClient:
             "GET",
             url,
             registry=registry,
-            scopes=[auth.Scope.repository(repository)],
+            scopes=[Scope.repository(repository)],
             purpose="blob",
             headers={"Accept-Encoding": "identity", **(headers or {})},
         )
@@ -856,9 +864,9 @@ class RegistryClient:
     # -- listings ---------------------------------------------------------------------------
 
     def _pages(
-        self, url: str, registry: str, scope: auth.Scope, purpose: str, key: str
+        self, url: str, registry: str, scope: Scope, purpose: str, key: str
     ) -> Iterator[str]:
-        origin, seen = _origin(url), set()
+        origin, seen = _origin(url), set[str]()
         while url:
             if url in seen:
                 raise RegistryError(
@@ -919,12 +927,12 @@ class RegistryClient:
         url = self._url(registry, repository, "tags", "list")
         if page_size:
             url += f"?n={page_size}"
-        return self._pages(url, registry, auth.Scope.repository(repository), "tags", "tags")
+        return self._pages(url, registry, Scope.repository(repository), "tags", "tags")
 
     def catalog(self, registry: str, page_size: int | None = None) -> Iterator[str]:
         """The registry's repositories (``/v2/_catalog``), paginated lazily."""
         url = f"{self.base_url(registry)}/v2/_catalog" + (f"?n={page_size}" if page_size else "")
-        scope = auth.Scope("registry", "catalog", ("*",))
+        scope = Scope("registry", "catalog", ("*",))
         return self._pages(url, registry, scope, "catalog", "repositories")
 
     def referrers(
@@ -942,7 +950,7 @@ class RegistryClient:
             "GET",
             url,
             registry=registry,
-            scopes=[auth.Scope.repository(repository)],
+            scopes=[Scope.repository(repository)],
             purpose="referrers",
             headers={"Accept": mediatypes.OCI_INDEX, "Accept-Encoding": "identity"},
         )
@@ -1001,8 +1009,8 @@ def _header_values(resp: requests.Response, name: str) -> list[str]:
     return [value] if value else []
 
 
-def _challenges_of(resp: requests.Response) -> list[auth.Challenge]:
-    return auth.parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
+def _challenges_of(resp: requests.Response) -> list[Challenge]:
+    return parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
 
 
 def _release(resp: requests.Response) -> None:

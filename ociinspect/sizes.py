@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cache import BlobCache
-from .contents import LayerListing, gzip_isize, zstd_content_size
+from .compression import gzip_isize, zstd_content_size
+from .contents import LayerListing
 from .digest import Digest
 from .errors import OCIInspectError
 from .models import Descriptor

@@ -1,4 +1,4 @@
-"""ociinspect.auth: WWW-Authenticate parsing, scopes, token requests and responses, TokenCache."""
+"""ociinspect.challenge, .scope and .auth: WWW-Authenticate, scopes, token requests, TokenCache."""
 
 from __future__ import annotations
 
@@ -19,25 +19,25 @@ from ociinspect.auth import (
     ANONYMOUS,
     MAX_TOKEN_RESPONSE_BYTES,
     CacheStats,
-    Challenge,
-    ChallengeStore,
-    Scope,
     Token,
     TokenCache,
     TokenKey,
     TokenRequest,
+    parse_token_response,
+    token_request_params,
+)
+from ociinspect.challenge import (
+    Challenge,
+    ChallengeStore,
     basic_challenge,
     bearer_challenge,
     canonical_endpoint,
     challenge_problem,
-    merge_scopes,
-    parse_scopes,
-    parse_token_response,
     parse_www_authenticate,
     select_challenge,
-    token_request_params,
 )
 from ociinspect.errors import SizeLimitError, TokenError
+from ociinspect.scope import Scope, merge_scopes, parse_scopes
 
 DATA = json.loads((Path(__file__).parent / "data" / "challenges.json").read_text())
 CASES = DATA["cases"]

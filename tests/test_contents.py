@@ -20,21 +20,10 @@ import pytest
 import zstandard
 from pandas.api.types import pandas_dtype
 
-from ociinspect.contents import (
-    Entry,
-    LayerListing,
-    Limits,
-    MergedEntry,
-    WastedCopy,
-    analyse,
-    gzip_isize,
-    iter_entries,
-    merge,
-    mode_string,
-    wasted,
-    zstd_content_size,
-)
+from ociinspect.compression import gzip_isize, zstd_content_size
+from ociinspect.contents import Entry, LayerListing, Limits, iter_entries, mode_string
 from ociinspect.errors import ArchiveError, SizeLimitError
+from ociinspect.overlay import MergedEntry, WastedCopy, analyse, merge, wasted
 from ociinspect.tables.files import (
     FILES_COLUMNS,
     FILESYSTEM_COLUMNS,

@@ -20,7 +20,7 @@ from rig import ALICE, BOB, Proxy, Registry, TokenServer, seed
 from rig.httpd import wait_until
 from servers import Reply, Request, ScriptedServer, Tls, always, challenge_401, json_reply, redirect
 
-from ociinspect import auth
+from ociinspect.challenge import challenge_problem, parse_www_authenticate, select_challenge
 from ociinspect.credentials import Credentials
 from ociinspect.errors import (
     ChallengeError,
@@ -56,8 +56,8 @@ def _localise(header: str, realm_base: str) -> str:
 
 def _expected(headers: list[str]) -> type[OCIInspectError]:
     """ChallengeError when the challenge the client picks cannot be answered, else 401."""
-    chosen = auth.select_challenge(auth.parse_www_authenticate(headers))
-    return ChallengeError if chosen and auth.challenge_problem(chosen) else UnauthorizedError
+    chosen = select_challenge(parse_www_authenticate(headers))
+    return ChallengeError if chosen and challenge_problem(chosen) else UnauthorizedError
 
 
 def _case_id(case: dict[str, Any]) -> str:
@@ -80,7 +80,7 @@ def test_conformance_challenges_end_in_a_typed_error(
         seen = registry.requests()
     assert type(err.value) is _expected(headers)
     assert len(seen) <= 3 and len(token_stub.requests()) - before <= 2
-    chosen = auth.select_challenge(auth.parse_www_authenticate(headers))
+    chosen = select_challenge(parse_www_authenticate(headers))
     if chosen is None or chosen.scheme != "basic" or creds is None:
         # Basic credentials go to the registry only when it asked for Basic.
         assert not any((r.header("Authorization") or "").startswith("Basic") for r in seen)

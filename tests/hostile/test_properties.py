@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ociinspect import auth, build, contents, mediatypes, registry
+from ociinspect.challenge import Challenge, challenge_problem, parse_www_authenticate
 from ociinspect.digest import Digest, sha256
 from ociinspect.errors import (
     ArchiveError,
@@ -36,6 +37,7 @@ from ociinspect.errors import (
 )
 from ociinspect.models import Index, Manifest, ManifestInfo, parse_document
 from ociinspect.retry import RetryPolicy, parse_retry_after
+from ociinspect.scope import Scope, merge_scopes, parse_scopes
 from ociinspect.trace import REDACTED, Exchange, redact_url
 
 FAST = settings(max_examples=60, deadline=None,
@@ -198,14 +200,14 @@ def test_any_realm_gives_a_problem_or_a_usable_token_request(
 ) -> None:
     """challenge_problem objects to a realm, or the token request built from it has an http(s)
     URL whose host and port parse: nothing later can fail on it with ValueError."""
-    header = str(auth.Challenge("bearer", {"realm": realm, "service": service, "scope": scope}))
-    (challenge,) = auth.parse_www_authenticate(header)
-    problem = auth.challenge_problem(challenge)
+    header = str(Challenge("bearer", {"realm": realm, "service": service, "scope": scope}))
+    (challenge,) = parse_www_authenticate(header)
+    problem = challenge_problem(challenge)
     if problem is not None:
         with pytest.raises(ValueError):
             auth.TokenRequest.from_challenge(challenge)
         return
-    request = auth.TokenRequest.from_challenge(challenge, [auth.Scope.repository("a/b")], "u")
+    request = auth.TokenRequest.from_challenge(challenge, [Scope.repository("a/b")], "u")
     parts = urlsplit(request.realm)
     assert parts.scheme.lower() in ("http", "https") and parts.hostname
     assert parts.port is None or 0 <= parts.port <= 65535
@@ -386,10 +388,10 @@ def test_any_scope_text_parses_or_raises_value_error(text: str) -> None:
     """Scope.parse gives a Scope that prints back to itself, or ValueError; parse_scopes and
     merge_scopes never raise."""
     try:
-        scope = auth.Scope.parse(text)
+        scope = Scope.parse(text)
     except ValueError:
         pass
     else:
-        assert auth.Scope.parse(str(scope)) == scope
-    merged = auth.merge_scopes(*auth.parse_scopes(text))
-    assert auth.merge_scopes(*merged) == merged
+        assert Scope.parse(str(scope)) == scope
+    merged = merge_scopes(*parse_scopes(text))
+    assert merge_scopes(*merged) == merged

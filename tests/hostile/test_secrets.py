@@ -28,6 +28,7 @@ from rig import ALICE, Registry, seed
 from servers import Reply, Request, ScriptedServer, Tls, always, challenge_401, json_reply, redirect
 
 from ociinspect import auth
+from ociinspect.challenge import Challenge
 from ociinspect.credentials import Credentials
 from ociinspect.errors import (
     ChallengeError,
@@ -44,6 +45,7 @@ from ociinspect.errors import (
 )
 from ociinspect.registry import RegistryClient
 from ociinspect.retry import RetryPolicy
+from ociinspect.scope import Scope
 from ociinspect.tables import trace_frame
 
 WRONG_PASSWORD = "wrong-password-987"  # noqa: S105 - a test secret
@@ -313,8 +315,8 @@ def test_value_types_never_show_their_secrets() -> None:
     creds = Credentials(ALICE.name, ALICE.password)
     oauth = Credentials("", identity_token="rt-identity-secret")
     token = auth.Token(ECHO_TOKEN, 1e12)
-    challenge = auth.Challenge("bearer", {"realm": "https://a/t", "service": "s"})
-    request = auth.TokenRequest.from_challenge(challenge, [auth.Scope.repository("a")], "alice")
+    challenge = Challenge("bearer", {"realm": "https://a/t", "service": "s"})
+    request = auth.TokenRequest.from_challenge(challenge, [Scope.repository("a")], "alice")
     key = request.key(creds.identity)
     cache = auth.TokenCache()
     cache.get_or_fetch(key, lambda: token)
