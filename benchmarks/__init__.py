@@ -1,0 +1,1 @@
+"""Benchmarks of ociinspect against skopeo, oras-py and python-dxf (see README.md)."""

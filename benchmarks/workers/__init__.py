@@ -1,0 +1,1 @@
+"""Scripts the harness runs in child processes, one scenario each (see benchmarks/README.md)."""
