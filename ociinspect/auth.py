@@ -4,18 +4,20 @@ registry.py does the HTTP; this module only decides. The flow it drives, once a 
 chosen (:mod:`ociinspect.challenge`)::
 
     Bearer: TokenRequest.from_challenge(challenge, scopes, account=username)
-        .params()  -> query for GET realm (Docker token spec), or .oauth2_form(refresh_token)
+        .url()/.params() -> GET realm?query (Docker token spec), or .oauth2_form(refresh_token)
         .key(identity) -> TokenKey;  TokenCache.get_or_fetch(key, fetch) -> Token
     body of the token answer  --parse_token_response-->  Token (or TokenError / SizeLimitError)
-    Basic: registry.py sends the credentials itself; there is no token.
+    Basic: basic_authorization(username, password) is the header value; there is no token.
 
 Specs: distribution's docs/spec/auth/token.md, oauth.md and scope.md (the Docker token protocol,
-"the token spec"; scopes are :mod:`ociinspect.scope`), RFC 6750 (Bearer).
-Nothing here returns or prints a token or a password except ``Token.value``/``Token.authorization``.
+"the token spec"; scopes are :mod:`ociinspect.scope`), RFC 6750 (Bearer), RFC 7617 (Basic).
+Nothing here returns or prints a token or a password except ``Token.value``/``Token.authorization``
+and :func:`basic_authorization`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlencode, urlsplit
 
 from .challenge import Challenge, challenge_problem
 from .errors import SizeLimitError, TokenError
@@ -37,6 +40,7 @@ __all__ = [
     "TokenCache",
     "TokenKey",
     "TokenRequest",
+    "basic_authorization",
     "parse_token_response",
     "token_request_params",
 ]
@@ -123,6 +127,12 @@ class TokenRequest:
             params.append(("account", self.account))
         return params
 
+    def url(self) -> str:
+        """The URL of ``GET realm`` with :meth:`params` appended to the realm's own query."""
+        sep = "&" if urlsplit(self.realm).query else "?"
+        query = urlencode(self.params())
+        return f"{self.realm}{sep}{query}" if query else self.realm
+
     def oauth2_form(
         self, refresh_token: str, client_id: str = "ociinspect"
     ) -> list[tuple[str, str]]:
@@ -147,6 +157,11 @@ def token_request_params(
 ) -> list[tuple[str, str]]:
     """Shortcut for ``TokenRequest.from_challenge(challenge, scopes, username).params()``."""
     return TokenRequest.from_challenge(challenge, scopes, credentials_username).params()
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` value of Basic credentials (RFC 7617 section 2). Secret."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 # --------------------------------------------------------------------------- tokens

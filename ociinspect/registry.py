@@ -12,93 +12,64 @@ Bytes are read raw (``Accept-Encoding: identity``, no transparent decompression)
 a by-digest fetch must hash to the digest asked for, ``Docker-Content-Digest`` is checked when
 present and the digest computed when absent, descriptor sizes are enforced while streaming.
 
+This module only drives HTTP; what the requests and answers mean is decided without I/O by
+:mod:`~ociinspect.distribution` (addresses, references, manifests, listings, referrers),
+:mod:`~ociinspect.error_codes` (failed answers), :mod:`~ociinspect.redirects` (each hop),
+:mod:`~ociinspect.challenge` and :mod:`~ociinspect.auth` (challenges, tokens, Basic),
+:mod:`~ociinspect.retry` (when to try again) and :mod:`~ociinspect._streaming` (verification).
+
 The module-level functions :func:`manifest` and :func:`blob` keep the original client's contract
 and use the shared :func:`default_client` (one session, one token cache for the whole kernel).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import ipaddress
-import json
 import logging
 import os
-import queue
-import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, urlencode, urljoin, urlsplit
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import auth, mediatypes
-from .challenge import (
-    Challenge,
-    basic_challenge,
-    bearer_challenge,
-    challenge_problem,
-    parse_www_authenticate,
-)
+from . import auth, distribution, error_codes, mediatypes
+from ._streaming import HASH_AHEAD, verified
+from .challenge import Challenge, challenge_problem, parse_www_authenticate, select_challenge
 from .credentials import Credentials
 from .credentials import lookup as lookup_credentials
 from .digest import Digest, Verifier
+from .distribution import MAX_MANIFEST_SIZE, BlobInfo, api_host, is_loopback
 from .errors import (
     ChallengeError,
     CredentialHelperError,
-    DeniedError,
-    DigestMismatchError,
-    InsecureCredentialsError,
-    InsecureRedirectError,
     InvalidDigestError,
-    InvalidDocumentError,
-    InvalidReferenceError,
     NotFoundError,
     OCIInspectError,
-    RateLimitedError,
-    RedirectError,
     RegistryError,
     RegistryErrorDetail,
-    ServerError,
     SizeLimitError,
     SizeMismatchError,
-    TokenError,
     TooManyRedirectsError,
     TransportError,
-    UnauthorizedError,
-    UnsupportedMediaTypeError,
 )
 from .models import ManifestInfo
+from .redirects import REDIRECT_STATUSES, next_hop
 from .retry import RetryPolicy
 from .scope import Scope, parse_scopes
 from .trace import Exchange, Trace, redact_url, scrub, sent_secrets
 
-#: Manifests larger than this are refused (distribution and containerd use 4 MiB too).
-MAX_MANIFEST_SIZE = 4 * 1024 * 1024
-#: Token responses and error bodies are read up to these sizes.
-MAX_TOKEN_SIZE = 1024 * 1024
-MAX_ERROR_BODY = 64 * 1024
 CHUNK = 1024 * 1024
-#: A listing (tags, catalog) longer than this many pages is refused: a registry that keeps
-#: inventing next-page links would otherwise never end.
-MAX_PAGES = 10_000
 #: Unread bodies up to this size are drained (not dropped with the connection): see _release.
 DRAIN_LIMIT = 64 * 1024
-#: Blobs at least this long are hashed in a helper thread as they stream: see _HashAhead.
-HASH_AHEAD = 8 * 1024 * 1024
 
 USER_AGENT = "ociinspect/0.1"
 log = logging.getLogger("ociinspect.registry")
-_GENERIC_TYPES = frozenset({"application/octet-stream", "text/plain", "binary/octet-stream"})
-_NOT_FOUND_CODES = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN", "NOT_FOUND"})
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -118,88 +89,6 @@ def _hide_location(resp: requests.Response, **kwargs: Any) -> requests.Response:
     """
     setattr(resp, _HIDDEN_LOCATION, resp.headers.pop("Location", None))
     return resp
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (a port, and IPv6 brackets, are ignored)."""
-    name = host.lower()
-    if name.startswith("["):
-        name = name[1 : name.find("]")]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def api_host(registry: str) -> str:
-    """The host to talk to for a registry name: Docker Hub's API lives at registry-1.docker.io."""
-    return "registry-1.docker.io" if registry in _DOCKER_HUB else registry
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return (parts.scheme, (parts.hostname or "").lower(), port)
-
-
-def _same_origin(url: str, origin: tuple[str, str, int | None]) -> bool:
-    try:
-        return _origin(url) == origin
-    except ValueError:
-        return False
-
-
-class _HashAhead:
-    """Feeds a :class:`Verifier` from a helper thread, a few chunks behind the download.
-
-    hashlib and socket reads both release the GIL, so with a core to spare, receiving the next
-    chunk overlaps hashing this one: a verified download then runs at the speed of the slower of
-    the two instead of their sum (hashing costs ~3x the receive copy). At most ``depth`` chunks
-    wait (memory stays bounded); sizes are checked by the caller as chunks arrive.
-    """
-
-    def __init__(self, verifier: Verifier, depth: int = 4) -> None:
-        self.verifier = verifier
-        self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ociinspect-hash", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self.verifier.update(chunk)
-                except Exception as exc:  # re-raised by verify(); keep draining meanwhile
-                    self._error = exc
-
-    def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
-
-    def close(self) -> None:
-        """Stop the helper once the queued chunks are hashed; safe to call twice."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def verify(self) -> Digest:
-        self.close()
-        if self._error is not None:
-            raise self._error
-        return self.verifier.verify()
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    """What a HEAD (or a completed download) says about a blob or manifest."""
-
-    digest: str
-    size: int | None
-    media_type: str | None
 
 
 class RegistryClient:
@@ -258,11 +147,7 @@ class RegistryClient:
 
     def base_url(self, registry: str) -> str:
         """``http://127.0.0.1:5000`` or ``https://registry-1.docker.io`` for a registry name."""
-        host = api_host(registry)
-        scheme = self.schemes.get(registry) or self.schemes.get(host)
-        if scheme is None:
-            scheme = "http" if is_loopback(host) else "https"
-        return f"{scheme}://{host}"
+        return distribution.base_url(registry, self.schemes)
 
     def _url(self, registry: str, repository: str, *parts: str) -> str:
         return "/".join([self.base_url(registry), "v2", repository, *parts])
@@ -336,14 +221,11 @@ class RegistryClient:
         self, resp: requests.Response, method: str, url: str, origin: str
     ) -> Challenge | None:
         """Remember the challenge of a 401 so later requests to the origin authorise up front."""
-        challenges = parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
-        chosen = bearer_challenge(challenges) or basic_challenge(challenges)
-        if chosen is None and challenges:
-            chosen = challenges[0]
+        chosen = select_challenge(_challenges_of(resp))
         problem = challenge_problem(chosen) if chosen is not None else None
         if problem is not None:
             resp.close()
-            reason = scrub(problem, _sent_secrets(resp))
+            reason = scrub(problem, _secrets_of(resp))
             raise ChallengeError(method, redact_url(url), 401, reason=reason)
         if chosen is not None:
             with self._lock:
@@ -364,8 +246,8 @@ class RegistryClient:
         if challenge.scheme == "basic":
             if creds is None or creds.password is None:
                 return None
-            self._refuse_plain_http(origin, registry)
-            headers["Authorization"] = _basic(creds.username, creds.password)
+            distribution.refuse_plain_http(origin, registry)
+            headers["Authorization"] = auth.basic_authorization(creds.username, creds.password)
             return "basic"
         identity = creds.identity if creds is not None else auth.ANONYMOUS
         request = auth.TokenRequest.from_challenge(
@@ -381,13 +263,6 @@ class RegistryClient:
         headers["Authorization"] = token.authorization
         return key, token
 
-    def _refuse_plain_http(self, url: str, registry: str) -> None:
-        scheme, host, _ = _origin(url)
-        if scheme != "https" and not is_loopback(host):
-            raise InsecureCredentialsError(
-                f"refusing to send credentials for {registry} over plain http to {host}"
-            )
-
     def _fetch_token(
         self, request: auth.TokenRequest, creds: Credentials | None, registry: str
     ) -> auth.Token:
@@ -396,7 +271,7 @@ class RegistryClient:
         host that is not loopback."""
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if creds is not None:
-            self._refuse_plain_http(request.realm, registry)
+            distribution.refuse_plain_http(request.realm, registry)
         if creds is not None and creds.identity_token is not None:
             method, url = "POST", request.realm
             resp = self._follow(
@@ -404,34 +279,18 @@ class RegistryClient:
             )
         else:
             if creds is not None and creds.password is not None:
-                headers["Authorization"] = _basic(creds.username, creds.password)
-            sep = "&" if urlsplit(request.realm).query else "?"
-            query = urlencode(request.params())
-            method, url = "GET", f"{request.realm}{sep}{query}" if query else request.realm
+                headers["Authorization"] = auth.basic_authorization(creds.username, creds.password)
+            method, url = "GET", request.url()
             resp = self._follow(method, url, headers, "token")
-        shown = redact_url(url)
-        with contextlib.closing(resp):
-            if resp.status_code != 200:
-                secrets = (creds.password, creds.identity_token) if creds is not None else ()
-                errors = _error_details(resp, secrets)
-                kind = {401: UnauthorizedError, 403: DeniedError}.get(resp.status_code, TokenError)
-                who = f"for {creds.username}" if creds is not None else "anonymously"
-                raise kind(
-                    method,
-                    shown,
-                    resp.status_code,
-                    errors,
-                    reason=f"token server refused a token {who}",
-                )
-            body = _read_limited(
-                resp,
-                MAX_TOKEN_SIZE,
-                lambda n: SizeLimitError(f"token response from {shown}", MAX_TOKEN_SIZE, n),
-                method=method,
-                url=url,
-            )
+        if resp.status_code != 200:
+            secrets = (creds.password, creds.identity_token) if creds is not None else ()
+            errors = _error_details(resp, secrets)
+            username = creds.username if creds is not None else None
+            raise error_codes.token_refused(method, url, resp.status_code, errors, username)
+        limit = auth.MAX_TOKEN_RESPONSE_BYTES
+        body = _read_body(resp, limit, f"token response from {redact_url(url)}", url, method)
         clock = self.token_cache.clock if self.token_cache is not None else time.monotonic
-        return auth.parse_token_response(body, clock(), url=shown, method=method)
+        return auth.parse_token_response(body, clock(), url=redact_url(url), method=method)
 
     def _follow(
         self,
@@ -448,47 +307,23 @@ class RegistryClient:
         for _hop in range(self.max_redirects + 1):
             resp = self._attempt(method, here, sent, purpose, data)
             location = resp.headers.get("Location")
-            if resp.status_code not in (301, 302, 303, 307, 308) or not location:
+            if resp.status_code not in REDIRECT_STATUSES or not location:
                 return resp
             _release(resp)
-            try:
-                there = urljoin(here, location)
-                moved = _origin(there) != _origin(here)
-                if urlsplit(there).scheme not in ("http", "https"):
-                    raise ValueError("not http(s)")
-            except ValueError:  # a port over 65535, a broken IPv6 literal, file:, javascript:
-                raise RedirectError(
-                    method, redact_url(here), resp.status_code, reason="unusable Location header"
-                ) from None
-            if urlsplit(here).scheme == "https" and urlsplit(there).scheme != "https":
-                raise InsecureRedirectError(
-                    method,
-                    redact_url(here),
-                    resp.status_code,
-                    reason=f"refusing redirect from https to {redact_url(there)}",
-                )
-            if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
-                method, data = "GET", None
-            if moved:
-                if data is not None:
-                    # A 307/308 would resend the body, e.g. an OAuth2 form holding a refresh token.
-                    raise RedirectError(
-                        method,
-                        redact_url(here),
-                        resp.status_code,
-                        reason=f"refusing to resend a request body to {redact_url(there)}",
-                    )
+            hop = next_hop(method, here, resp.status_code, location, data is not None)
+            method, data = hop.method, data if hop.keeps_body else None
+            if hop.moved:
                 # Dropped for good: a CDN is never handed the registry's credentials.
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
-            if there in seen:
+            if hop.url in seen:
                 raise TooManyRedirectsError(
                     method,
                     redact_url(url),
                     resp.status_code,
-                    reason=f"redirect loop back to {redact_url(there)}",
+                    reason=f"redirect loop back to {redact_url(hop.url)}",
                 )
-            seen.add(there)
-            here = there
+            seen.add(hop.url)
+            here = hop.url
         raise TooManyRedirectsError(
             method, redact_url(url), None, reason=f"more than {self.max_redirects} redirects"
         )
@@ -521,19 +356,7 @@ class RegistryClient:
                 )
             except requests.RequestException as exc:
                 reason = _transport_reason(exc)
-                self.trace.add(
-                    Exchange.record(
-                        method,
-                        url,
-                        None,
-                        purpose,
-                        time.monotonic() - t0,
-                        0,
-                        headers,
-                        None,
-                        error=reason,
-                    )
-                )
+                self._record(method, url, purpose, t0, headers, None, error=reason)
                 wait = self.retry.delay(attempt)
                 if self.retry.retryable(method, None) and self.retry.should_retry(
                     attempt, time.monotonic() - start, wait
@@ -544,18 +367,7 @@ class RegistryClient:
             location = getattr(resp, _HIDDEN_LOCATION, None)
             if location is not None:
                 resp.headers["Location"] = location
-            self.trace.add(
-                Exchange.record(
-                    method,
-                    url,
-                    resp.status_code,
-                    purpose,
-                    time.monotonic() - t0,
-                    _length(resp.headers.get("Content-Length")) or 0,
-                    headers,
-                    dict(resp.headers),
-                )
-            )
+            self._record(method, url, purpose, t0, headers, resp)
             if self.retry.retryable(method, resp.status_code):
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if self.retry.should_retry(attempt, time.monotonic() - start, wait):
@@ -564,38 +376,82 @@ class RegistryClient:
                     continue
             return resp
 
-    # -- errors -----------------------------------------------------------------------------
+    def _record(
+        self,
+        method: str,
+        url: str,
+        purpose: str,
+        t0: float,
+        headers: Mapping[str, str],
+        resp: requests.Response | None,
+        error: str | None = None,
+    ) -> None:
+        """Add one try, answered (``resp``) or failed (``error``), to the trace."""
+        elapsed = time.monotonic() - t0
+        if resp is None:
+            exchange = Exchange.record(method, url, None, purpose, elapsed, 0, headers, error=error)
+        else:
+            size = distribution.content_length(resp.headers.get("Content-Length")) or 0
+            exchange = Exchange.record(
+                method, url, resp.status_code, purpose, elapsed, size, headers, dict(resp.headers)
+            )
+        self.trace.add(exchange)
+
+    # -- requests for a repository, and their failures --------------------------------------
+
+    def _ask(
+        self,
+        method: str,
+        registry: str,
+        repository: str,
+        path: str,
+        *,
+        purpose: str,
+        what: str | None,
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Collection[int] = (200,),
+    ) -> tuple[requests.Response, str]:
+        """``method /v2/<repository>/<path>`` with pull access, read raw. An answer not in
+        ``ok`` raises its typed error about ``what`` (with ``what=None`` the caller judges)."""
+        url = self._url(registry, repository, path)
+        wanted = {"Accept": accept} if accept is not None else {}
+        resp = self._request(
+            method,
+            url,
+            registry=registry,
+            scopes=[Scope.repository(repository)],
+            purpose=purpose,
+            headers={**wanted, "Accept-Encoding": "identity", **(headers or {})},
+        )
+        if what is not None and resp.status_code not in ok:
+            raise self._fail(resp, method, url, what)
+        return resp, url
 
     def _fail(self, resp: requests.Response, method: str, url: str, what: str) -> OCIInspectError:
         """The typed error for a non-success answer to ``method url``."""
-        with contextlib.closing(resp):
-            errors = _error_details(resp)
-        status = resp.status_code
-        codes = {e.code for e in errors}
-        shown = redact_url(url)
-        if status == 404 or codes & _NOT_FOUND_CODES:
-            return NotFoundError(method, shown, status, errors, reason=f"{what} not found")
-        if status == 401:
+        errors = _error_details(resp)
+        refusal = None
+        if resp.status_code == 401:
             # RFC 6750 3.1: the challenge says why a Bearer token was refused.
             refusal = next((c.error for c in _challenges_of(resp) if c.error), None)
-            if refusal == "insufficient_scope":
-                return DeniedError(
-                    method, shown, status, errors, reason=f"access to {what} denied ({refusal})"
-                )
-            known = refusal in ("invalid_token", "invalid_request")  # never echo other text
-            why = f" (the registry refused the token: {refusal})" if known else ""
-            return UnauthorizedError(
-                method, shown, status, errors, reason=f"not authorized to read {what}{why}"
-            )
-        if status == 403 or "DENIED" in codes:
-            return DeniedError(method, shown, status, errors, reason=f"access to {what} denied")
-        if status == 429 or "TOOMANYREQUESTS" in codes:
-            return RateLimitedError(method, shown, status, errors, reason="rate limited")
-        if status >= 500:
-            return ServerError(method, shown, status, errors)
-        return RegistryError(method, shown, status, errors, reason=f"unexpected answer for {what}")
+        return error_codes.answer_error(method, url, resp.status_code, errors, what, refusal)
 
     # -- manifests --------------------------------------------------------------------------
+
+    def _ask_manifest(
+        self,
+        method: str,
+        registry: str,
+        repository: str,
+        reference: str,
+        accept: Sequence[str],
+        what: str,
+    ) -> tuple[requests.Response, str]:
+        path, wanted = f"manifests/{reference}", ", ".join(accept)
+        return self._ask(
+            method, registry, repository, path, purpose="manifest", what=what, accept=wanted
+        )
 
     def get_manifest(
         self,
@@ -607,51 +463,20 @@ class RegistryClient:
         size: int | None = None,
     ) -> ManifestInfo:
         """GET a manifest or index by tag or digest, verified, with its digest always known."""
-        expected = _check_reference(reference)
-        url = self._url(registry, repository, "manifests", reference)
-        what = (
-            f"manifest {repository}:{reference}"
-            if expected is None
-            else f"manifest {repository}@{reference}"
-        )
-        resp = self._request(
-            "GET",
-            url,
-            registry=registry,
-            scopes=[Scope.repository(repository)],
-            purpose="manifest",
-            headers={"Accept": ", ".join(accept), "Accept-Encoding": "identity"},
-        )
-        if resp.status_code != 200:
-            raise self._fail(resp, "GET", url, what)
-        limit = min(self.max_manifest_size, size) if size is not None else self.max_manifest_size
-        with contextlib.closing(resp):
-            raw = _read_limited(
-                resp,
-                limit,
-                lambda n: (
-                    SizeMismatchError(what, size, n)
-                    if size is not None and size < self.max_manifest_size
-                    else SizeLimitError(what, self.max_manifest_size, n)
-                ),
-                method="GET",
-                url=url,
-            )
+        expected = distribution.check_reference(reference)
+        what = f"manifest {repository}{':' if expected is None else '@'}{reference}"
+        resp, url = self._ask_manifest("GET", registry, repository, reference, accept, what)
+        limit, too_big = self.max_manifest_size, None  # over the limit: SizeLimitError
+        if size is not None and size < limit:
+            exact = size  # the descriptor is smaller: over it is a SizeMismatchError
+            limit, too_big = exact, lambda n: SizeMismatchError(what, exact, n)
+        raw = _read_body(resp, limit, what, url, too_big=too_big)
         if size is not None and len(raw) != size:
             raise SizeMismatchError(what, size, len(raw))
-        digest = _verify_document(raw, expected, resp.headers.get("Docker-Content-Digest"), what)
-        media_type = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
-        if media_type in _GENERIC_TYPES:
-            media_type = None
-        if media_type in (mediatypes.DOCKER_MANIFEST_V1, mediatypes.DOCKER_MANIFEST_V1_SIGNED):
-            raise UnsupportedMediaTypeError(
-                what,
-                media_type,
-                "Docker schema1 manifests are deprecated and not supported; the registry sent "
-                "schema1 although v2/OCI types were accepted: push the image again with a "
-                "current client",
-            )
-        return _manifest_info(raw, digest, media_type, what)
+        claimed = resp.headers.get("Docker-Content-Digest")
+        digest = distribution.verify_document(raw, expected, claimed, what)
+        media_type = distribution.manifest_media_type(resp.headers.get("Content-Type"), what)
+        return distribution.manifest_info(raw, digest, media_type, what)
 
     def head_manifest(
         self,
@@ -662,22 +487,12 @@ class RegistryClient:
         accept: Sequence[str] = mediatypes.MANIFEST_ACCEPT,
     ) -> BlobInfo:
         """Resolve a tag (or check a digest) with one HEAD; GET when no digest header comes."""
-        expected = _check_reference(reference)
-        url = self._url(registry, repository, "manifests", reference)
+        expected = distribution.check_reference(reference)
         what = f"manifest {repository}:{reference}"
-        resp = self._request(
-            "HEAD",
-            url,
-            registry=registry,
-            scopes=[Scope.repository(repository)],
-            purpose="manifest",
-            headers={"Accept": ", ".join(accept), "Accept-Encoding": "identity"},
-        )
-        if resp.status_code != 200:
-            raise self._fail(resp, "HEAD", url, what)
+        resp, url = self._ask_manifest("HEAD", registry, repository, reference, accept, what)
         _release(resp)
         header = resp.headers.get("Docker-Content-Digest")
-        length = _length(resp.headers.get("Content-Length"))
+        length = distribution.content_length(resp.headers.get("Content-Length"))
         media_type = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
         if header is None or (expected is not None and header != str(expected)):
             info = self.get_manifest(registry, repository, reference, accept=accept)
@@ -693,26 +508,15 @@ class RegistryClient:
     # -- blobs ------------------------------------------------------------------------------
 
     def _open_blob(
-        self,
-        registry: str,
-        repository: str,
-        digest: str,
-        *,
-        headers: Mapping[str, str] | None = None,
+        self, registry: str, repository: str, digest: str, headers: Mapping[str, str] | None = None
     ) -> tuple[requests.Response, str]:
         Digest.parse(digest)
-        url = self._url(registry, repository, "blobs", digest)
-        resp = self._request(
-            "GET",
-            url,
-            registry=registry,
-            scopes=[Scope.repository(repository)],
-            purpose="blob",
-            headers={"Accept-Encoding": "identity", **(headers or {})},
+        what = f"blob {repository}@{digest}"
+        path = f"blobs/{digest}"
+        ok = (200, 206)
+        return self._ask(
+            "GET", registry, repository, path, purpose="blob", what=what, ok=ok, headers=headers
         )
-        if resp.status_code not in (200, 206):
-            raise self._fail(resp, "GET", url, f"blob {repository}@{digest}")
-        return resp, url
 
     def get_blob(
         self,
@@ -749,33 +553,16 @@ class RegistryClient:
         what = f"blob {repository}@{digest}"
         resp, url = self._open_blob(registry, repository, digest)
         verifier = Digest.parse(digest).verifier(what, size)
-        length = _length(resp.headers.get("Content-Length"))
+        length = distribution.content_length(resp.headers.get("Content-Length"))
         if max_size is not None and length is not None and length > max_size:
             resp.close()
             raise SizeLimitError(what, max_size, length)
         if size is not None and length is not None and length != size:
             resp.close()
             raise SizeMismatchError(what, size, length)
-
-        def chunks() -> Generator[bytes, None, None]:
-            big = length is not None and length >= HASH_AHEAD
-            hashing: Verifier | _HashAhead = _HashAhead(verifier) if big else verifier
-            received = 0
-            try:
-                for chunk in _raw_chunks(resp, chunk_size, "GET", url):
-                    received += len(chunk)
-                    if size is not None and received > size:
-                        raise SizeMismatchError(what, size, received)
-                    if max_size is not None and received > max_size:
-                        raise SizeLimitError(what, max_size, received)
-                    hashing.update(chunk)
-                    yield chunk
-                hashing.verify()
-            finally:
-                if isinstance(hashing, _HashAhead):
-                    hashing.close()
-
-        stream = chunks()
+        ahead = length is not None and length >= HASH_AHEAD
+        body = _raw_chunks(resp, chunk_size, "GET", url)
+        stream = verified(body, verifier, max_size=max_size, ahead=ahead)
         try:
             yield stream
         finally:
@@ -836,45 +623,31 @@ class RegistryClient:
         """
         rng = f"bytes={start}" if start < 0 else f"bytes={start}-{'' if end is None else end}"
         resp, url = self._open_blob(registry, repository, digest, headers={"Range": rng})
+        if resp.status_code == 206:
+            return _read_body(resp, MAX_MANIFEST_SIZE, f"range of blob {digest}", url), True
         with contextlib.closing(resp):
-            if resp.status_code == 206:
-                limit = MAX_MANIFEST_SIZE
-                data = _read_limited(
-                    resp,
-                    limit,
-                    lambda n: SizeLimitError(f"range of blob {digest}", limit, n),
-                    method="GET",
-                    url=url,
-                )
-                return data, True
             what = f"blob {repository}@{digest}"
-            length = _length(resp.headers.get("Content-Length"))
+            length = distribution.content_length(resp.headers.get("Content-Length"))
             if max_size is not None and length is not None and length > max_size:
                 raise SizeLimitError(what, max_size, length)
             verifier = Digest.parse(digest).verifier(what, size)
-            parts = []
-            for chunk in _raw_chunks(resp, CHUNK, "GET", url):
-                verifier.update(chunk)
-                if max_size is not None and verifier.received > max_size:
-                    raise SizeLimitError(what, max_size, verifier.received)
-                parts.append(chunk)
-            verifier.verify()
-            return b"".join(parts), False
+            body = _raw_chunks(resp, CHUNK, "GET", url)
+            return b"".join(verified(body, verifier, max_size=max_size)), False
 
     # -- listings ---------------------------------------------------------------------------
 
     def _pages(
         self, url: str, registry: str, scope: Scope, purpose: str, key: str
     ) -> Iterator[str]:
-        origin, seen = _origin(url), set[str]()
+        start, seen, limit = distribution.origin(url), set[str](), distribution.MAX_PAGES
         while url:
             if url in seen:
                 raise RegistryError(
                     "GET", redact_url(url), None, reason=f"{purpose} pages link back in a loop"
                 )
-            if len(seen) >= MAX_PAGES:
+            if len(seen) >= limit:
                 raise RegistryError(
-                    "GET", redact_url(url), None, reason=f"{purpose}: over {MAX_PAGES} pages"
+                    "GET", redact_url(url), None, reason=f"{purpose}: over {limit} pages"
                 )
             seen.add(url)
             resp = self._request(
@@ -883,42 +656,13 @@ class RegistryClient:
                 registry=registry,
                 scopes=[scope],
                 purpose=purpose,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
             )
             if resp.status_code != 200:
                 raise self._fail(resp, "GET", url, purpose)
-            with contextlib.closing(resp):
-                body = _read_limited(
-                    resp,
-                    MAX_MANIFEST_SIZE,
-                    lambda n: SizeLimitError(f"{purpose} page", MAX_MANIFEST_SIZE, n),
-                    method="GET",
-                    url=url,
-                )
-            try:
-                items = json.loads(body).get(key) or []
-                if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                    raise ValueError(f"{key!r} is not a list of strings")
-            except (ValueError, AttributeError, RecursionError) as exc:
-                raise RegistryError(
-                    "GET", redact_url(url), 200, reason=f"{purpose} page is not valid JSON: {exc}"
-                ) from None
-            yield from items
-            nxt = _next_link(resp.headers.get("Link"))
-            here = url
-            try:
-                url = urljoin(here, nxt) if nxt else ""
-                leaves = bool(url) and not _same_origin(url, origin)
-            except ValueError:  # e.g. <http://[::1>: no URL of this registry either
-                leaves = True
-            if leaves:
-                # The request would carry this registry's credentials to whoever the link names.
-                raise RegistryError(
-                    "GET",
-                    redact_url(here),
-                    200,
-                    reason=f"{purpose} next-page link leaves the registry: {redact_url(nxt or '')}",
-                )
+            body = _read_body(resp, MAX_MANIFEST_SIZE, f"{purpose} page", url)
+            yield from distribution.page_items(body, key, url, purpose)
+            url = distribution.next_page(url, resp.headers.get("Link"), start, purpose)
 
     def list_tags(
         self, registry: str, repository: str, page_size: int | None = None
@@ -943,43 +687,28 @@ class RegistryClient:
         A registry without either answers with an empty index (never an error).
         """
         d = Digest.parse(digest)
-        url = self._url(registry, repository, "referrers", str(d))
+        what = f"referrers of {digest}"
+        path = f"referrers/{d}"
         if artifact_type:
-            url += f"?artifactType={quote(artifact_type, safe='')}"
-        resp = self._request(
-            "GET",
-            url,
-            registry=registry,
-            scopes=[Scope.repository(repository)],
-            purpose="referrers",
-            headers={"Accept": mediatypes.OCI_INDEX, "Accept-Encoding": "identity"},
+            path += f"?artifactType={quote(artifact_type, safe='')}"
+        accept = mediatypes.OCI_INDEX
+        resp, url = self._ask(
+            "GET", registry, repository, path, purpose="referrers", what=None, accept=accept
         )
         ctype = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
         if resp.status_code == 200 and ctype == mediatypes.OCI_INDEX:
-            with contextlib.closing(resp):
-                raw = _read_limited(
-                    resp,
-                    self.max_manifest_size,
-                    lambda n: SizeLimitError(f"referrers of {digest}", self.max_manifest_size, n),
-                    method="GET",
-                    url=url,
-                )
-            info = _manifest_info(
-                raw, str(Digest.of(raw)), mediatypes.OCI_INDEX, f"referrers of {digest}"
-            )
-            filtered = "artifactType" in (resp.headers.get("OCI-Filters-Applied") or "")
-            return info if filtered or not artifact_type else _filter_index(info, artifact_type)
+            raw = _read_body(resp, self.max_manifest_size, what, url)
+            info = distribution.manifest_info(raw, str(Digest.of(raw)), mediatypes.OCI_INDEX, what)
+            applied = resp.headers.get("OCI-Filters-Applied")
+            return distribution.filter_referrers(info, artifact_type, applied)
         if resp.status_code not in (200, 404, 400, 405):
-            raise self._fail(resp, "GET", url, f"referrers of {digest}")
+            raise self._fail(resp, "GET", url, what)
         _release(resp)
         try:
-            info = self.get_manifest(registry, repository, f"{d.algorithm}-{d.encoded}")
+            info = self.get_manifest(registry, repository, distribution.referrers_tag(d))
         except NotFoundError:
-            raw = json.dumps(
-                {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []}
-            ).encode()
-            return ManifestInfo.from_bytes(raw, str(Digest.of(raw)), mediatypes.OCI_INDEX)
-        return _filter_index(info, artifact_type) if artifact_type else info
+            return distribution.empty_index()
+        return distribution.filter_referrers(info, artifact_type)
 
     def ping(self, registry: str) -> int:
         """GET /v2/ and return the status (200, or 401 for registries that want auth)."""
@@ -991,11 +720,7 @@ class RegistryClient:
         return resp.status_code
 
 
-# -- helpers --------------------------------------------------------------------------------
-
-
-def _basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+# -- reading answers ------------------------------------------------------------------------
 
 
 def _header_values(resp: requests.Response, name: str) -> list[str]:
@@ -1013,11 +738,16 @@ def _challenges_of(resp: requests.Response) -> list[Challenge]:
     return parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
 
 
+def _secrets_of(resp: requests.Response, extra: Sequence[str | None] = ()) -> list[str]:
+    """What the request behind ``resp`` carried that must never be shown (see sent_secrets)."""
+    return sent_secrets(resp.request.headers if resp.request is not None else {}, extra)
+
+
 def _release(resp: requests.Response) -> None:
     """Done with ``resp``: a short body (401, 307, HEAD, …) is read to its end first, so the
     connection goes back to the pool. ``close()`` on an unread response closes the connection,
     and the next request would pay a new TCP (and TLS) handshake: a round trip or more."""
-    length = _length(resp.headers.get("Content-Length"))
+    length = distribution.content_length(resp.headers.get("Content-Length"))
     bodiless = resp.request is not None and resp.request.method == "HEAD"
     if bodiless or resp.status_code in (204, 304) or (length is not None and length <= DRAIN_LIMIT):
         drain = getattr(resp.raw, "drain_conn", None)
@@ -1025,14 +755,6 @@ def _release(resp: requests.Response) -> None:
             with contextlib.suppress(Exception):  # a broken connection is simply not reused
                 drain()
     resp.close()
-
-
-def _length(value: str | None) -> int | None:
-    """A Content-Length as an int; None when absent or not 1-19 ASCII digits (``"²"`` passes
-    str.isdigit() but not int(), and int() refuses 4301 digits: neither may crash a read)."""
-    if value and len(value) < 20 and value.isascii() and value.isdigit():
-        return int(value)
-    return None
 
 
 def _transport_reason(exc: requests.RequestException) -> str:
@@ -1069,7 +791,7 @@ def _read_limited(
     method: str = "GET",
     url: str = "",
 ) -> bytes:
-    length = _length(resp.headers.get("Content-Length"))
+    length = distribution.content_length(resp.headers.get("Content-Length"))
     if length is not None and length > limit:
         raise too_big(length)
     buf = bytearray()
@@ -1080,119 +802,35 @@ def _read_limited(
     return bytes(buf)
 
 
-def _manifest_info(raw: bytes, digest: str, media_type: str | None, what: str) -> ManifestInfo:
-    """ManifestInfo.from_bytes, also refusing JSON nested deeper than Python's parser goes."""
-    try:
-        return ManifestInfo.from_bytes(raw, digest, media_type)
-    except RecursionError:
-        raise InvalidDocumentError(what, "not JSON: nested too deeply") from None
-
-
-def _sent_secrets(resp: requests.Response, extra: Sequence[str | None] = ()) -> list[str]:
-    """What the request behind ``resp`` carried that must never be shown: ``extra`` (a password,
-    an identity token, also form-encoded), the Authorization value and what it encodes."""
-    found = [s for s in extra if s]
-    found += [quote_plus(s) for s in found]
-    if resp.request is not None:
-        found += sent_secrets(resp.request.headers)
-    return sorted(set(found), key=len, reverse=True)
-
-
-def _scrub_json(value: Any, secrets: Sequence[str]) -> Any:
-    """:func:`~ociinspect.trace.scrub` applied to every string (keys too) of a JSON value."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, list):
-        return [_scrub_json(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {scrub(str(k), secrets): _scrub_json(v, secrets) for k, v in value.items()}
-    return value
+def _read_body(
+    resp: requests.Response,
+    limit: int,
+    what: str,
+    url: str,
+    method: str = "GET",
+    too_big: Callable[[int], OCIInspectError] | None = None,
+) -> bytes:
+    """The whole body of ``resp``, which is closed after. Past ``limit`` bytes, ``too_big(n)``
+    is raised: by default SizeLimitError naming ``what``."""
+    with contextlib.closing(resp):
+        refuse = too_big or (lambda n: SizeLimitError(what, limit, n))
+        return _read_limited(resp, limit, refuse, method=method, url=url)
 
 
 def _error_details(
     resp: requests.Response, extra_secrets: Sequence[str | None] = ()
 ) -> tuple[RegistryErrorDetail, ...]:
-    """Parse the ``{"errors": [...]}`` body of a failed answer; anything else yields ().
-
-    Whatever secret the request carried is scrubbed from the codes, messages and details."""
-    if resp.request is not None and resp.request.method == "HEAD":
-        return ()
-    try:
-        body = _read_limited(resp, MAX_ERROR_BODY, lambda n: SizeLimitError("error body", 0, n))
-        parsed = json.loads(body)
-    except (OCIInspectError, ValueError, RecursionError):
-        return ()
-    items = parsed.get("errors") if isinstance(parsed, dict) else None
-    if not isinstance(items, list):
-        return ()
-    secrets = _sent_secrets(resp, extra_secrets)
-    out = []
-    for item in items[:10]:
-        if isinstance(item, dict):
-            try:  # scrubbed before shortened: a cut must not leave half a secret
-                detail = _short(_scrub_json(item.get("detail"), secrets))
-            except RecursionError:
-                detail = "(nested too deeply to show)"
-            out.append(
-                RegistryErrorDetail(
-                    scrub(str(item.get("code", "UNKNOWN")), secrets)[:100],
-                    scrub(str(item.get("message", "")), secrets)[:500],
-                    detail,
-                )
-            )
-    return tuple(out)
-
-
-def _short(detail: Any) -> Any:
-    text = json.dumps(detail) if not isinstance(detail, str) else detail
-    return detail if len(text) <= 500 else text[:500] + "…"
-
-
-def _check_reference(reference: str) -> Digest | None:
-    """A digest reference parses to a Digest; a tag is checked against the tag grammar."""
-    if ":" in reference:
+    """The ``{"errors": [...]}`` of a failed answer (read, then the response closed); () for a
+    HEAD, an unreadable or oversized body. Secrets the request carried are scrubbed."""
+    with contextlib.closing(resp):
+        if resp.request is not None and resp.request.method == "HEAD":
+            return ()
         try:
-            return Digest.parse(reference)
-        except InvalidDigestError as exc:
-            raise InvalidReferenceError(reference, exc.reason) from None
-    if not _TAG.fullmatch(reference):
-        raise InvalidReferenceError(reference, "not a valid tag or digest")
-    return None
-
-
-def _verify_document(raw: bytes, expected: Digest | None, header: str | None, what: str) -> str:
-    """The digest of a manifest: the one asked for (verified), else computed; header checked."""
-    if expected is not None:
-        expected.verify(raw, what)
-    if header:
-        try:
-            claimed = Digest.parse(header.strip())
-        except InvalidDigestError:
-            raise DigestMismatchError(
-                f"{what} (Docker-Content-Digest header)", header[:200], "an unparsable digest"
-            ) from None
-        claimed.verify(raw, f"{what} (Docker-Content-Digest header)")
-    return str(expected) if expected is not None else str(Digest.of(raw))
-
-
-def _next_link(link: str | None) -> str | None:
-    """The target of ``rel="next"`` in a ``Link`` header (RFC 8288), or None."""
-    if not link:
-        return None
-    for part in link.split(","):
-        target, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
-            return target.strip().strip("<>")
-    return None
-
-
-def _filter_index(info: ManifestInfo, artifact_type: str) -> ManifestInfo:
-    kept = [m for m in info.json.get("manifests", []) if m.get("artifactType") == artifact_type]
-    body = dict(info.json, manifests=kept)
-    raw = json.dumps(body).encode()
-    return ManifestInfo.from_bytes(raw, str(Digest.of(raw)), info.media_type)
+            limit = error_codes.MAX_ERROR_BODY
+            body = _read_limited(resp, limit, lambda n: SizeLimitError("error body", 0, n))
+        except OCIInspectError:
+            return ()
+    return error_codes.error_details(body, _secrets_of(resp, extra_secrets))
 
 
 # -- the shared default client and the original contract ------------------------------------
@@ -1249,15 +887,18 @@ def blob(
 
 
 __all__ = [
+    # defined here
+    "RegistryClient",
+    "blob",
+    "default_client",
+    "manifest",
+    "set_default_client",
+    # re-exported on purpose: the client's return types and limits, and the addressing rules
+    # callers have used from here (defined in distribution, models and digest)
     "BlobInfo",
     "MAX_MANIFEST_SIZE",
     "ManifestInfo",
-    "RegistryClient",
     "Verifier",
     "api_host",
-    "blob",
-    "default_client",
     "is_loopback",
-    "manifest",
-    "set_default_client",
 ]

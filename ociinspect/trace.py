@@ -13,9 +13,10 @@ import base64
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
 
@@ -62,10 +63,12 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def sent_secrets(headers: Mapping[str, str]) -> list[str]:
-    """The secrets a request's headers carry, longest first: each Authorization-like value,
-    its credential part and, for Basic, the decoded ``user:password`` and the password."""
-    found: list[str] = []
+def sent_secrets(headers: Mapping[str, str], extra: Iterable[str | None] = ()) -> list[str]:
+    """The secrets a request carried, longest first: ``extra`` (a password, an identity token:
+    also form-encoded), each Authorization-like header value, its credential part and, for
+    Basic, the decoded ``user:password`` and the password."""
+    found = [s for s in extra if s]
+    found += [quote_plus(s) for s in found]
     for name, value in headers.items():
         if name.lower() not in SECRET_HEADERS or not value:
             continue
@@ -84,6 +87,19 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def scrub_json(value: Any, secrets: Sequence[str]) -> Any:
+    """:func:`scrub` applied to every string (keys too) of a JSON value."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [scrub_json(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): scrub_json(v, secrets) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)

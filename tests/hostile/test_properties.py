@@ -23,7 +23,7 @@ import urllib3
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ociinspect import auth, build, contents, mediatypes, registry
+from ociinspect import auth, build, contents, distribution, mediatypes, registry
 from ociinspect.challenge import Challenge, challenge_problem, parse_www_authenticate
 from ociinspect.digest import Digest, sha256
 from ociinspect.errors import (
@@ -309,12 +309,12 @@ def test_error_bodies_echoing_the_credentials_are_scrubbed(
 @given(text=st.one_of(st.text(max_size=60), st.from_regex(r"<[^>]*>\s*;\s*rel=\"?next\"?.*")))
 def test_registry_header_helpers_never_crash(text: str) -> None:
     """Content-Length, Link and reference helpers: a value, None, or InvalidReferenceError."""
-    length = registry._length(text)  # noqa: SLF001
+    length = distribution.content_length(text)
     assert length is None or (isinstance(length, int) and 0 <= length < 10**19)
-    link = registry._next_link(text)  # noqa: SLF001
+    link = distribution.next_link(text)
     assert link is None or isinstance(link, str)
     try:
-        registry._check_reference(text)  # noqa: SLF001
+        distribution.check_reference(text)
     except InvalidReferenceError as exc:
         assert exc.reason
 

@@ -1,0 +1,69 @@
+"""One redirect hop, decided without I/O: where it goes, with which method, what it may carry.
+
+:mod:`ociinspect.registry` runs the one redirect loop (hop count, loops, dropping credentials);
+:func:`next_hop` is its rule for each hop:
+
+- RFC 9110 section 15.4: 301, 302, 303, 307 and 308 with a ``Location``, a URI reference
+  resolved against the request's URL (section 10.2.2); only http(s) targets are followed;
+- RFC 9110 section 15.4.4: 303 turns the request into GET without a body, and so do 301 and
+  302 after POST (sections 15.4.2 and 15.4.3 allow it; browsers and requests do it); 307 and
+  308 keep the method and body (sections 15.4.8 and 15.4.9);
+- ociinspect's own rules, as docker and containerd: never from https down to http, never a
+  body (an OAuth2 form holding a refresh token) re-sent to another origin, and, when the origin
+  changes, no credentials (the caller drops ``Authorization``: a CDN never sees them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from .distribution import origin
+from .errors import InsecureRedirectError, RedirectError
+from .trace import redact_url
+
+__all__ = ["REDIRECT_STATUSES", "Hop", "next_hop"]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Where a redirect leads: the URL, the method, whether the body goes along, and whether
+    the origin changes (then credentials stay behind)."""
+
+    url: str
+    method: str
+    keeps_body: bool
+    moved: bool
+
+
+def next_hop(method: str, here: str, status: int, location: str, has_body: bool) -> Hop:
+    """The hop that answers ``status`` + ``location`` to ``method here``, or the RedirectError
+    (InsecureRedirectError for a downgrade) that refuses it."""
+    try:
+        there = urljoin(here, location)
+        moved = origin(there) != origin(here)
+        if urlsplit(there).scheme not in ("http", "https"):
+            raise ValueError("not http(s)")
+    except ValueError:  # a port over 65535, a broken IPv6 literal, file:, javascript:
+        raise RedirectError(
+            method, redact_url(here), status, reason="unusable Location header"
+        ) from None
+    if urlsplit(here).scheme == "https" and urlsplit(there).scheme != "https":
+        raise InsecureRedirectError(
+            method,
+            redact_url(here),
+            status,
+            reason=f"refusing redirect from https to {redact_url(there)}",
+        )
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        method, has_body = "GET", False
+    if moved and has_body:
+        raise RedirectError(
+            method,
+            redact_url(here),
+            status,
+            reason=f"refusing to resend a request body to {redact_url(there)}",
+        )
+    return Hop(there, method, has_body, moved)

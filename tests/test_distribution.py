@@ -1,0 +1,166 @@
+"""The registry client's rules without I/O: redirect hops, failed answers, referrers, streams.
+
+Each of these is also exercised end to end against the registry rig (test_registry.py and the
+hostile suite); here the rules are stepped by hand, one case at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from ociinspect import distribution
+from ociinspect._streaming import verified
+from ociinspect.digest import Digest
+from ociinspect.error_codes import answer_error, error_details
+from ociinspect.errors import (
+    DeniedError,
+    InsecureRedirectError,
+    NotFoundError,
+    RateLimitedError,
+    RedirectError,
+    RegistryError,
+    RegistryErrorDetail,
+    ServerError,
+    SizeLimitError,
+    SizeMismatchError,
+    UnauthorizedError,
+)
+from ociinspect.redirects import next_hop
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "location", "body", "url", "then", "keeps_body", "moved"),
+    [
+        ("GET", 307, "http://127.0.0.2:9/b", False, "http://127.0.0.2:9/b", "GET", False, True),
+        ("GET", 302, "/v2/x", False, "http://r:5000/v2/x", "GET", False, False),
+        ("POST", 303, "/t", True, "http://r:5000/t", "GET", False, False),
+        ("POST", 302, "http://other/t", True, "http://other/t", "GET", False, True),
+        ("POST", 307, "/t", True, "http://r:5000/t", "POST", True, False),
+    ],
+    ids=[
+        "a GET to a CDN moves to another origin",
+        "a relative Location stays on the registry",
+        "303 turns a POST into a GET without its body",
+        "302 after POST may move away because the body stays behind",
+        "307 keeps the method and the body on the same origin",
+    ],
+)
+def test_a_redirect_hop(
+    method: str,
+    status: int,
+    location: str,
+    body: bool,
+    url: str,
+    then: str,
+    keeps_body: bool,
+    moved: bool,
+) -> None:
+    """next_hop resolves the Location, rewrites the method as RFC 9110 says, flags a move."""
+    hop = next_hop(method, "http://r:5000/v2/a", status, location, body)
+    assert (hop.url, hop.method, hop.keeps_body, hop.moved) == (url, then, keeps_body, moved)
+
+
+@pytest.mark.parametrize(
+    ("method", "here", "location", "body", "error"),
+    [
+        ("GET", "https://r/v2/a", "http://r/v2/a", False, InsecureRedirectError),
+        ("POST", "http://r/t", "http://other/t", True, RedirectError),
+        ("GET", "http://r/v2/a", "file:///etc/passwd", False, RedirectError),
+        ("GET", "http://r/v2/a", "http://[::1/x", False, RedirectError),
+    ],
+    ids=[
+        "https never goes down to http",
+        "a body is never re-sent to another origin",
+        "a file URL is not followed",
+        "a broken IPv6 literal is unusable",
+    ],
+)
+def test_a_refused_redirect_hop(
+    method: str, here: str, location: str, body: bool, error: type[Exception]
+) -> None:
+    """next_hop raises the redirect error that names why the hop is refused."""
+    with pytest.raises(error):
+        next_hop(method, here, 307, location, body)
+
+
+def _detail(code: str) -> RegistryErrorDetail:
+    return RegistryErrorDetail(code, "m", None)
+
+
+@pytest.mark.parametrize(
+    ("status", "codes", "refusal", "error"),
+    [
+        (404, (), None, NotFoundError),
+        (400, ("NAME_UNKNOWN",), None, NotFoundError),
+        (401, (), "insufficient_scope", DeniedError),
+        (401, (), "invalid_token", UnauthorizedError),
+        (403, (), None, DeniedError),
+        (400, ("TOOMANYREQUESTS",), None, RateLimitedError),
+        (503, (), None, ServerError),
+        (418, (), None, RegistryError),
+    ],
+    ids=[
+        "404 is not found",
+        "a NAME_UNKNOWN code is not found whatever the status",
+        "insufficient_scope is a denial",
+        "invalid_token is unauthorised",
+        "403 is a denial",
+        "a TOOMANYREQUESTS code is rate limiting",
+        "5xx is a server error",
+        "anything else is a plain registry error",
+    ],
+)
+def test_a_failed_answer_becomes_its_typed_error(
+    status: int, codes: tuple[str, ...], refusal: str | None, error: type[Exception]
+) -> None:
+    """answer_error classifies status, spec error codes and the Bearer refusal."""
+    details = tuple(_detail(c) for c in codes)
+    found = answer_error("GET", "http://r/v2/a/manifests/x", status, details, "manifest", refusal)
+    assert type(found) is error
+
+
+def test_error_details_scrub_before_they_shorten() -> None:
+    """A secret echoed in a long detail is replaced whole, never cut in half."""
+    secret = "s3cr3t-" * 10
+    body = json.dumps({"errors": [{"code": "DENIED", "detail": "x" * 470 + secret}]}).encode()
+    (detail,) = error_details(body, [secret])
+    assert detail.code == "DENIED" and "s3cr3t" not in str(detail.detail)
+
+
+def test_referrers_are_filtered_unless_the_registry_says_it_did() -> None:
+    """filter_referrers keeps one artifact type, and trusts OCI-Filters-Applied."""
+    entries = [{"artifactType": "a/sig"}, {"artifactType": "a/sbom"}]
+    raw = json.dumps({"schemaVersion": 2, "manifests": entries}).encode()
+    info = distribution.manifest_info(raw, str(Digest.of(raw)), None, "referrers")
+    kept = distribution.filter_referrers(info, "a/sig")
+    assert [m["artifactType"] for m in kept.json["manifests"]] == ["a/sig"]
+    assert distribution.filter_referrers(info, "a/sig", "artifactType") is info
+    assert distribution.empty_index().json["manifests"] == []
+
+
+@pytest.mark.parametrize("ahead", [False, True], ids=["hashed inline", "hashed in a thread"])
+def test_a_verified_stream_refuses_a_body_past_its_size(ahead: bool) -> None:
+    """verified raises before yielding a chunk past the descriptor's size."""
+    digest = Digest.of(b"abc")
+    stream = verified([b"ab", b"cd"], digest.verifier("blob", 3), ahead=ahead)
+    assert next(stream) == b"ab"
+    with pytest.raises(SizeMismatchError):
+        next(stream)
+
+
+def test_a_verified_stream_stops_its_helper_thread_when_closed_early() -> None:
+    """Closing a stream mid-way stops the hashing thread (no thread left behind)."""
+    before = threading.active_count()
+    stream = verified([b"a", b"b"], Digest.of(b"ab").verifier("blob"), ahead=True)
+    next(stream)
+    stream.close()
+    assert threading.active_count() == before
+
+
+def test_a_verified_stream_honours_max_size() -> None:
+    """Past max_size the stream raises SizeLimitError, even without a descriptor size."""
+    with pytest.raises(SizeLimitError):
+        list(verified([b"abc", b"def"], Digest.of(b"abcdef").verifier("blob"), max_size=4))
