@@ -8,11 +8,10 @@ import json
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rig import Registry, seed
+from rig import Registry, rig_client, seed
 from rig.env import child_env
 
 import ociinspect as oi
@@ -28,19 +27,11 @@ from ociinspect.sources.registry import OfflineWarning, clear_tag_hints, offline
 registry = pytest.mark.registry
 
 
-@pytest.fixture(autouse=True)
-def new_process() -> Iterator[None]:
-    """Nothing learned in memory before or after a test, as in a fresh process."""
-    sizes.forget()
-    clear_tag_hints()
-    yield
-    sizes.forget()
-    clear_tag_hints()
+pytestmark = pytest.mark.usefixtures("fresh_memory")
 
 
 def client() -> RegistryClient:
-    """A client that reads no user credentials and never sleeps between retries."""
-    return RegistryClient(credential_lookup=None, sleep=lambda s: None)
+    return rig_client()
 
 
 def cdn_count(registry_open: Registry) -> int:

@@ -12,14 +12,13 @@ import tarfile
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import zstandard
-from rig import Registry, seed
+from rig import Registry, rig_client, seed
 from rig.seed import skopeo_copy
 
 import ociinspect as oi
@@ -31,7 +30,6 @@ from ociinspect.registry import RegistryClient
 from ociinspect.sizes import UncompressedSize, estimate_gzip, from_head, from_tail
 from ociinspect.sources.archive import OciArchiveSource
 from ociinspect.sources.layout import LayoutSource
-from ociinspect.sources.registry import clear_tag_hints
 
 NA = pd.NA
 MiB = 1 << 20
@@ -39,19 +37,11 @@ GiB = 1 << 30
 registry = pytest.mark.registry
 
 
-@pytest.fixture(autouse=True)
-def fresh_memory() -> Iterator[None]:
-    """Each test starts with nothing learned in memory (disk caches are per test)."""
-    sizes.forget()
-    clear_tag_hints()
-    yield
-    sizes.forget()
-    clear_tag_hints()
+pytestmark = pytest.mark.usefixtures("fresh_memory")
 
 
 def client() -> RegistryClient:
-    """A client that reads no user credentials and never sleeps between retries."""
-    return RegistryClient(credential_lookup=None, sleep=lambda s: None)
+    return rig_client()
 
 
 def unpacked(blob: build.Blob) -> int:

@@ -15,6 +15,8 @@ Modules: :mod:`~rig.registry` (processes, access log), :mod:`~rig.tokenserver`,
 :mod:`~rig.env` (loopback-only environments).
 """
 
+from ociinspect import registry as ociinspect_registry
+
 from .cdn import Cdn
 from .httpd import Faults, Recorded
 from .proxy import Proxy
@@ -24,6 +26,7 @@ from .tokenserver import TokenRequest, TokenServer
 from .users import ALICE, ANONYMOUS, BOB, USERS
 
 __all__ = [
+    "rig_client",
     "ALICE",
     "ANONYMOUS",
     "BOB",
@@ -41,3 +44,10 @@ __all__ = [
     "seed_storage",
     "start_registry",
 ]
+
+
+def rig_client(**options: object) -> ociinspect_registry.RegistryClient:
+    """A client for rig tests: reads no user credentials and never sleeps between retries."""
+    options.setdefault("credential_lookup", None)
+    options.setdefault("sleep", lambda seconds: None)
+    return ociinspect_registry.RegistryClient(**options)  # type: ignore[arg-type]
