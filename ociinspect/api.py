@@ -281,18 +281,11 @@ def _listing(
 
 
 def _position(img: Image, layer: int | str) -> int:
-    """A layer position from a position (negative from the top) or a digest, full or as the
-    table format shortens it (``sha256:0123456789ab``, or the hex digits alone)."""
+    """A layer position from a position (negative from the top) or a digest (see Image.layer)."""
+    desc = img.layer(layer)  # LayerNotFoundError naming what exists
     if isinstance(layer, int):
-        img.layer(layer)  # IndexError naming the layer count when out of range
         return layer % len(img.layers)
-    prefix = layer if ":" in layer else f"sha256:{layer}"
-    found = {d.digest for d in img.layers if layer and d.digest.startswith(prefix)}
-    if len(found) != 1:
-        problem = "no layer" if not found else f"{len(found)} layers match"
-        raise LookupError(f"{problem} {layer!r} in {img.reference} ({len(img.layers)} layers)")
-    digest = found.pop()
-    return next(i for i, d in enumerate(img.layers) if d.digest == digest)
+    return img.layers.index(desc)
 
 
 def _with_progress(options: dict[str, Any], progress: bool | None) -> dict[str, Any]:

@@ -168,7 +168,7 @@ class BlobCache:
         path = self._blob_path(key)
         try:
             handle = path.open("rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:  # missing, or a cache directory that cannot exist: a miss either way
             return self._count(None)
         try:
             small = os.fstat(handle.fileno()).st_size <= self.verify_limit

@@ -34,6 +34,7 @@ from . import __version__, api
 from .errors import (
     InvalidDocumentError,
     InvalidReferenceError,
+    LayerNotFoundError,
     OCIInspectError,
     PlatformNotFoundError,
     SourceError,
@@ -78,7 +79,11 @@ class _Parser(argparse.ArgumentParser):
 def _sample(ref: str | None) -> str:
     from . import SAMPLE
 
-    return SAMPLE if ref in (None, "sample") else str(ref)
+    if ref in (None, "sample"):
+        return SAMPLE
+    if ref.startswith("sample:"):  # sample:1.0, a tag of the bundled layout
+        return SAMPLE.rsplit(":", 1)[0] + ref[len("sample") :]
+    return ref
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,12 +341,13 @@ def emit(
 
 def _status(error: BaseException) -> int:
     """2 for what the user typed (reference, platform, layer), 1 for what happened later."""
-    if isinstance(error, (InvalidReferenceError, PlatformNotFoundError, SourceError, UsageError)):
+    if isinstance(
+        error,
+        (InvalidReferenceError, PlatformNotFoundError, LayerNotFoundError, SourceError, UsageError),
+    ):
         return 2
     if isinstance(error, InvalidDocumentError) and error.what == "platform":
         return 2
-    if isinstance(error, (IndexError, LookupError)) and not isinstance(error, OCIInspectError):
-        return 2  # a layer position or digest the image does not have
     return 1
 
 
@@ -349,8 +355,6 @@ def _message(error: BaseException) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, (OCIInspectError, UsageError)):
         return text or type(error).__name__
-    if isinstance(error, (IndexError, LookupError)):
-        return text.strip("'\"") or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

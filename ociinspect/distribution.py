@@ -255,8 +255,10 @@ def next_page(here: str, link: str | None, registry_origin: Origin, purpose: str
 
 
 def referrers_tag(digest: Digest) -> str:
-    """The fallback tag listing the referrers of ``digest`` ("Referrers Tag Schema")."""
-    return f"{digest.algorithm}-{digest.encoded}"
+    """The fallback tag listing the referrers of ``digest`` (distribution-spec "Referrers Tag
+    Schema": ``<alg>-<ref>``, the algorithm truncated to 32 characters and the encoded part to
+    64, so a sha512 subject still makes a valid tag)."""
+    return f"{digest.algorithm[:32]}-{digest.encoded[:64]}"
 
 
 def empty_index() -> ManifestInfo:

@@ -16,6 +16,7 @@ registry's parsed error body only.
     ├── InvalidDocumentError           (also ValueError) malformed JSON, or JSON of the wrong shape
     │   └── UnsupportedMediaTypeError  a media type ociinspect does not read (schema1, unknown)
     ├── PlatformNotFoundError          (also LookupError) no entry matches; lists what exists
+    ├── LayerNotFoundError             (also IndexError) no layer at that position or digest
     ├── SourceError                    a local source (OCI layout, archive) is broken or missing
     ├── ArchiveError                   a layer tarball is malformed or over the safety limits
     ├── InsecureCredentialsError       credentials would go over plain http to a non-loopback host
@@ -119,6 +120,10 @@ class PlatformNotFoundError(OCIInspectError, LookupError):
         self.available = list(available)
         listed = ", ".join(self.available) if self.available else "none"
         super().__init__(f"no platform {wanted!r} in {where}; available: {listed}")
+
+
+class LayerNotFoundError(OCIInspectError, IndexError):
+    """No layer at the position, or with the digest (prefix), that was asked for."""
 
 
 class SourceError(OCIInspectError):
@@ -260,6 +265,7 @@ __all__ = [
     "InvalidDigestError",
     "InvalidDocumentError",
     "InvalidReferenceError",
+    "LayerNotFoundError",
     "NotFoundError",
     "OCIInspectError",
     "PlatformNotFoundError",

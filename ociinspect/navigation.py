@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from . import mediatypes as mt
-from .errors import InvalidDocumentError, PlatformNotFoundError
+from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundError
 from .models import (
     Descriptor,
     History,
@@ -85,7 +85,7 @@ def choose(found: Sequence[Entry], platform: Platform | str | None = None) -> tu
     """The entry to use and why (see the module docstring for the rules)."""
     images = [e for e in found if e.kind in (IMAGE, INDEX)]
     if platform is not None:
-        wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+        wanted = _platform(platform)
         for entry in images:
             if entry.platform is not None and wanted.matches(entry.platform):
                 return entry, f"platform {wanted} as asked"
@@ -105,6 +105,15 @@ def choose(found: Sequence[Entry], platform: Platform | str | None = None) -> tu
         f"{images[0].platform_string} (first of {len(images)} images; "
         "pass platform= to choose another)"
     )
+
+
+def _platform(value: Platform | str) -> Platform:
+    """A Platform from what a user passed; anything else is an InvalidDocumentError too."""
+    if isinstance(value, Platform):
+        return value
+    if isinstance(value, str):
+        return Platform.parse(value)
+    raise InvalidDocumentError("platform", f"expected 'os/arch[/variant]', got {value!r}")
 
 
 def _document(info: ManifestInfo) -> Index | Manifest:
@@ -189,14 +198,23 @@ class Image:
         return self.source.open_blob(desc.digest, desc.size)
 
     def layer(self, layer: int | str) -> Descriptor:
+        """A layer by position (negative counts from the top) or by digest: full, or a prefix
+        as tables shorten it (``sha256:0123456789ab`` or the hex digits alone) that names
+        exactly one layer. Raises :class:`LayerNotFoundError` otherwise."""
+        count = len(self.layers)
         if isinstance(layer, int):
-            if not -len(self.layers) <= layer < len(self.layers):
-                raise IndexError(f"layer {layer} out of range: the image has {len(self.layers)}")
+            if not -count <= layer < count:
+                raise LayerNotFoundError(
+                    f"no layer {layer} in {self.reference}: it has {count} (0 to {count - 1})"
+                )
             return self.layers[layer]
-        for desc in self.layers:
-            if desc.digest == layer or desc.digest.split(":", 1)[-1].startswith(layer):
-                return desc
-        raise LookupError(f"no layer {layer!r} in {self.reference}")
+        prefix = layer if ":" in layer else f"sha256:{layer}"
+        found = {d.digest for d in self.layers if layer and d.digest.startswith(prefix)}
+        if len(found) != 1:
+            problem = "no layer" if not found else f"{len(found)} layers match"
+            raise LayerNotFoundError(f"{problem} {layer!r} in {self.reference} ({count} layers)")
+        digest = found.pop()
+        return next(d for d in self.layers if d.digest == digest)
 
     def referrers(self, artifact_type: str | None = None) -> Index:
         info = self.source.referrers(self.digest, artifact_type)
@@ -306,7 +324,7 @@ def image(
     if isinstance(found, ImageIndex):
         return found.image(platform)
     if platform is not None and found.platform is not None:
-        wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+        wanted = _platform(platform)
         if not wanted.matches(found.platform):
             raise PlatformNotFoundError(str(wanted), [str(found.platform)], where=found.reference)
     return found

@@ -188,6 +188,7 @@ class RegistryClient:
         """Send with the auth the registry wants. A 401 teaches the challenge and is retried
         once with a token; a cached token answered with 401/403 is dropped and renewed once."""
         origin = self.base_url(registry)
+        home = distribution.origin(origin)
         creds = self.credentials_for(registry)
         extra: tuple[Scope, ...] = ()  # scopes named by this request's own 401 challenge
         learned = renewed = False
@@ -199,7 +200,9 @@ class RegistryClient:
                 used = self._authorize(sent, challenge, registry, (*scopes, *extra), creds, origin)
             resp = self._follow(method, url, sent, purpose)
             refused = resp.status_code == 401 or (resp.status_code == 403 and used is not None)
-            if not refused:
+            if not refused or not distribution.same_origin(resp.url, home):
+                # Only the registry's own refusals teach a challenge: a 401 from a CDN a blob
+                # was redirected to must never earn a token with the registry's credentials.
                 return resp
             if isinstance(used, tuple) and self.token_cache is not None:
                 self.token_cache.invalidate(*used)
@@ -435,6 +438,8 @@ class RegistryClient:
         if resp.status_code == 401:
             # RFC 6750 3.1: the challenge says why a Bearer token was refused.
             refusal = next((c.error for c in _challenges_of(resp) if c.error), None)
+        if resp.url and not distribution.same_origin(resp.url, distribution.origin(url)):
+            what = f"{what} (answered by {redact_url(resp.url)} after a redirect)"
         return error_codes.answer_error(method, url, resp.status_code, errors, what, refusal)
 
     # -- manifests --------------------------------------------------------------------------

@@ -340,3 +340,16 @@ def test_notebook_html_escapes_what_sources_chose(tmp_path: Path) -> None:
     html = img._repr_html_()
     assert "<img" not in html and "&lt;img src=x" in html
     assert "COPY x" in html
+
+
+@pytest.mark.parametrize(
+    "layer", [99, -6, "zzz", "", "sha256:"], ids=["past the top", "below the bottom",
+                                                 "unknown digest", "empty", "ambiguous prefix"],
+)
+def test_a_missing_layer_is_a_typed_error(layer: int | str) -> None:
+    """files() on a layer the image lacks raises LayerNotFoundError (an IndexError too)."""
+    from ociinspect.errors import LayerNotFoundError
+
+    with pytest.raises(LayerNotFoundError) as err:
+        oi.files(oi.SAMPLE, layer)
+    assert isinstance(err.value, IndexError) and "5" in str(err.value)

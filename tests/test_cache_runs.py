@@ -329,3 +329,19 @@ def test_a_bad_bound_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("OCIINSPECT_CACHE_MAX_BYTES", "lots")
     with pytest.raises(ValueError, match="OCIINSPECT_CACHE_MAX_BYTES"):
         default_max_bytes()
+
+
+@registry
+def test_an_unwritable_cache_is_warned_about_and_bypassed(
+    registry_open: Registry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Content fetched and verified is returned even when the cache cannot be written."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache directory should be")
+    cache = BlobCache(blocked / "cache")
+    ref = registry_open.ref("demo/single:latest")
+    with caplog.at_level("WARNING", logger="ociinspect"):
+        table = oi.layers(ref, client=client(), cache=cache, sizes="none")
+        files = oi.files(ref, 0, client=client(), cache=cache, progress=False)
+    assert len(table) == 4 and len(files) > 0
+    assert "disk cache not writable" in caplog.text

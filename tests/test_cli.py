@@ -167,7 +167,7 @@ def test_version(cli: Cli) -> None:
         (("layers", "--platform", "a/b/c/d"), 2, "invalid platform"),
         (("layers", "oci:/nonexistent/layout"), 2, "no OCI layout at /nonexistent/layout"),
         (("layers", f"oci:{oi.SAMPLE.split(':')[1]}:nope"), 2, "available tags: latest, 1.0"),
-        (("files", "--layer", "99"), 2, "layer 99 out of range"),
+        (("files", "--layer", "99"), 2, "no layer 99"),
         (("files", "--layer", "sha256:ffff"), 2, "no layer 'sha256:ffff'"),
         (("files",), 2, "--layer"),
         ((), 2, "choose a command"),
@@ -292,3 +292,19 @@ def test_sizes_flag_chooses_how_uncompressed_sizes_are_found(cli: Cli) -> None:
 def test_offline_flag_is_accepted_for_local_sources(cli: Cli) -> None:
     """--offline changes nothing for a local layout: the table is the same."""
     assert cli("layers", "--offline").out == cli("layers").out
+
+
+@pytest.mark.parametrize(
+    ("ref", "says"),
+    [("dir:/tmp", "unsupported transport 'dir'"), ("/tmp/layout", "use oci:/tmp/layout")],
+    ids=["an unknown transport is named", "a bare path suggests oci:"],
+)
+def test_local_looking_references_are_refused_with_a_hint(cli: Cli, ref: str, says: str) -> None:
+    """A path or an unknown transport never reaches a registry; the error says what to type."""
+    run = cli("layers", ref)
+    assert run.status == 2 and says in one_error_line(run)
+
+
+def test_sample_tags_name_the_bundled_layout(cli: Cli) -> None:
+    """'sample:1.0' is the bundled sample's other tag, like 'sample' is its latest."""
+    assert cli("config", "sample:1.0").out == cli("config", "sample").out

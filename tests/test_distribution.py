@@ -164,3 +164,15 @@ def test_a_verified_stream_honours_max_size() -> None:
     """Past max_size the stream raises SizeLimitError, even without a descriptor size."""
     with pytest.raises(SizeLimitError):
         list(verified([b"abc", b"def"], Digest.of(b"abcdef").verifier("blob"), max_size=4))
+
+
+def test_referrers_tag_of_a_sha512_subject_is_a_valid_tag() -> None:
+    """The fallback tag truncates to <alg[:32]>-<hex[:64]> (Referrers Tag Schema)."""
+    from ociinspect.digest import Digest
+    from ociinspect.reference import TAG_RE
+
+    d512 = Digest.of(b"x", "sha512")
+    tag = distribution.referrers_tag(d512)
+    assert tag == f"sha512-{d512.encoded[:64]}" and TAG_RE.fullmatch(tag)
+    d256 = Digest.of(b"x")
+    assert distribution.referrers_tag(d256) == f"sha256-{d256.encoded}"

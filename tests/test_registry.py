@@ -491,3 +491,26 @@ def test_netrc_never_injects_credentials(
     with pytest.raises(UnauthorizedError):
         client().get_manifest(proxy.host, "demo/single", "latest")
     assert proxy.requests() and all(not r.has_header("Authorization") for r in proxy.requests())
+
+
+def test_a_cdn_401_never_earns_a_token_with_the_registry_credentials(
+    registry_token: Registry,
+) -> None:
+    """A 401 from the CDN a blob was redirected to is an error, not a challenge to answer."""
+    cdn = registry_token.cdn
+    assert cdn is not None
+    steal = f"{cdn.url}/steal"
+    cdn.faults.fail(401, times=None, path=r"/docker/", headers={
+        "WWW-Authenticate": f'Bearer realm="{steal}",service="cdn"'})
+    layer = registry_token.seeded[seed.PRIVATE].image().layers[0]
+    c = client(credentials=alice())
+    with pytest.raises(UnauthorizedError) as err:
+        c.get_blob(registry_token.host, "private/secret", layer.digest)
+    assert "127.0.0.2" in str(err.value)
+    assert not [r for r in cdn.requests() if r.path.startswith("/steal")]
+    assert all(not r.has_header("Authorization") for r in cdn.requests())
+    # The registry's own challenge is still the one remembered: the next call just works.
+    cdn.faults.clear()
+    assert c.get_blob(registry_token.host, "private/secret", layer.digest) == layer.data
+    assert registry_token.token_server is not None
+    assert registry_token.token_server.count(identity=ALICE.name) == 1

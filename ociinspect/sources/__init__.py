@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,21 @@ def _split_path(spec: str) -> tuple[str, str | None]:
     if sep and path and "/" not in tag:
         return path, tag or None
     return spec, None
+
+
+def _refuse_local_looking(ref: str) -> None:
+    """A path or an unknown ``transport:`` is a mistake to name, not a registry to contact."""
+    scheme = re.match(r"([a-z][a-z0-9+.-]*):/", ref)
+    if scheme and "://" not in ref:
+        raise SourceError(
+            f"unsupported transport {scheme.group(1)!r} in {ref!r}; "
+            f"supported: {', '.join(TRANSPORTS)} (or a plain registry reference)"
+        )
+    if ref.startswith(("/", "./", "../", "~")):
+        raise SourceError(
+            f"{ref!r} is a local path, not a registry reference: "
+            f"use oci:{ref} (a layout directory) or oci-archive:/docker-archive: (a tar file)"
+        )
 
 
 def open_source(
@@ -73,6 +89,8 @@ def open_source(
 
     if ref.startswith("docker://"):
         ref = ref[len("docker://") :]
+    else:
+        _refuse_local_looking(ref)
     chosen = cache_module.default_cache() if cache is ... else cache
     return RegistrySource(
         parse(ref),

@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..cache import BlobCache
 from ..errors import SourceError, TransportError
@@ -103,6 +103,20 @@ class RegistrySource:
             hint = self.cache.tag(key)
         return hint
 
+    def _store(self, put: Callable[..., object] | None, *args: object) -> None:
+        """Write verified content to the cache; a cache that cannot be written is not an error
+        for the caller, who has the content already (it is said once, in the log)."""
+        if put is None:
+            return
+        try:
+            put(*args)
+        except OSError as exc:
+            self._cache_failed(exc)
+
+    def _cache_failed(self, exc: OSError) -> None:
+        log.warning("disk cache not writable (%s); going on without it", exc.strerror or exc)
+        self.cache = None
+
     def _remember(self, key: str, digest: str) -> None:
         with _HINTS_LOCK:
             _TAG_HINTS[key] = digest
@@ -126,8 +140,7 @@ class RegistrySource:
                 info = self.manifest(head.digest)  # from the cache when it holds it
             else:
                 info = self.client.get_manifest(self.registry, self.repository, ref.identifier)
-                if self.cache is not None:
-                    self.cache.put_manifest(info)
+                self._store(self.cache.put_manifest if self.cache else None, info)
         except TransportError as exc:
             cached = self.cache.get_manifest(hint) if hint and self.cache is not None else None
             if cached is None:
@@ -172,8 +185,7 @@ class RegistrySource:
         if self.offline:
             raise self._offline_miss(f"manifest {digest}")
         info = self.client.get_manifest(self.registry, self.repository, digest, size=size)
-        if self.cache is not None:
-            self.cache.put_manifest(info)
+        self._store(self.cache.put_manifest if self.cache else None, info)
         return info
 
     def blob(self, digest: str, size: int | None = None, max_size: int | None = None) -> bytes:
@@ -196,8 +208,7 @@ class RegistrySource:
                     data = b"".join(counted(chunks, bar, size))
             finally:
                 bar.close()
-        if self.cache is not None:
-            self.cache.put(digest, data)
+        self._store(self.cache.put if self.cache else None, digest, data)
         return data
 
     @contextlib.contextmanager
@@ -218,16 +229,22 @@ class RegistrySource:
         own = bar_for(self.progress, size, label) if progress is None and path is None else None
         bar = progress if progress is not None else own
         try:
+            if path is None and self.cache is not None:
+                try:
+                    with self.client.stream_blob(
+                        self.registry, self.repository, digest, size=size
+                    ) as chunks:
+                        fetched = counted(chunks, bar, size) if bar is not None else chunks
+                        path = self.cache.put_stream(digest, fetched, size=size)
+                    bar = None  # every byte was counted on the way in
+                except OSError as exc:
+                    self._cache_failed(exc)
             if path is None:
                 with self.client.stream_blob(
                     self.registry, self.repository, digest, size=size
                 ) as chunks:
-                    fetched = counted(chunks, bar, size) if bar is not None else chunks
-                    if self.cache is None:
-                        yield fetched
-                        return
-                    path = self.cache.put_stream(digest, fetched, size=size)
-                bar = None  # every byte was counted on the way in
+                    yield counted(chunks, bar, size) if bar is not None else chunks
+                    return
             with open(path, "rb") as handle:
                 chunks = iter(lambda: handle.read(1024 * 1024), b"")
                 yield counted(chunks, bar, size) if bar is not None else chunks
@@ -257,8 +274,7 @@ class RegistrySource:
         )
         if partial:
             return BlobRange(data)
-        if self.cache is not None:
-            self.cache.put(digest, data)
+        self._store(self.cache.put if self.cache else None, digest, data)
         return BlobRange(data, whole=True)
 
     # -- listings ----------------------------------------------------------------------------
