@@ -91,6 +91,10 @@ def _hide_location(resp: requests.Response, **kwargs: Any) -> requests.Response:
     return resp
 
 
+#: Finds credentials for (registry, repository); :func:`ociinspect.credentials.lookup`.
+CredentialLookup = Callable[[str, str | None], Credentials | None]
+
+
 class RegistryClient:
     """Talks to OCI distribution registries. Thread-safe; share one per kernel.
 
@@ -112,7 +116,7 @@ class RegistryClient:
         max_manifest_size: int = MAX_MANIFEST_SIZE,
         schemes: Mapping[str, str] | None = None,
         trace: Trace | None = None,
-        credential_lookup: Callable[[str], Credentials | None] | None = lookup_credentials,
+        credential_lookup: CredentialLookup | None = lookup_credentials,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 32,
     ) -> None:
@@ -135,7 +139,7 @@ class RegistryClient:
         self._lookup = credential_lookup
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._creds: dict[str, Credentials | None] = {}
+        self._creds: dict[tuple[str, str | None], Credentials | None] = {}
         # What each registry origin asked for last time: a Bearer or Basic challenge.
         self._challenges: dict[str, Challenge] = {}
 
@@ -154,24 +158,28 @@ class RegistryClient:
 
     # -- credentials ------------------------------------------------------------------------
 
-    def credentials_for(self, registry: str) -> Credentials | None:
-        """The credentials used for ``registry`` (explicit, else looked up once and cached)."""
+    def credentials_for(
+        self, registry: str, repository: str | None = None
+    ) -> Credentials | None:
+        """The credentials for ``registry`` (and ``repository``: auth.json may scope them to a
+        namespace): explicit ones, else looked up once per registry and repository."""
         if isinstance(self._explicit, Credentials):
             return self._explicit
         if isinstance(self._explicit, Mapping):
             found = self._explicit.get(registry) or self._explicit.get(api_host(registry))
             if found is not None:
                 return found
+        key = (registry, repository)
         with self._lock:
-            if registry not in self._creds:
+            if key not in self._creds:
                 try:
-                    found = self._lookup(registry) if self._lookup else None
+                    found = self._lookup(registry, repository) if self._lookup else None
                 except CredentialHelperError as exc:
                     # As docker does for public images: say why, then go on anonymously.
                     log.warning("%s; continuing without credentials", exc)
                     found = None
-                self._creds[registry] = found
-            return self._creds[registry]
+                self._creds[key] = found
+            return self._creds[key]
 
     # -- the three loops --------------------------------------------------------------------
 
@@ -189,7 +197,8 @@ class RegistryClient:
         once with a token; a cached token answered with 401/403 is dropped and renewed once."""
         origin = self.base_url(registry)
         home = distribution.origin(origin)
-        creds = self.credentials_for(registry)
+        repository = next((s.name for s in scopes if s.type == "repository"), None)
+        creds = self.credentials_for(registry, repository)
         extra: tuple[Scope, ...] = ()  # scopes named by this request's own 401 challenge
         learned = renewed = False
         while True:

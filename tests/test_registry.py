@@ -514,3 +514,22 @@ def test_a_cdn_401_never_earns_a_token_with_the_registry_credentials(
     assert c.get_blob(registry_token.host, "private/secret", layer.digest) == layer.data
     assert registry_token.token_server is not None
     assert registry_token.token_server.count(identity=ALICE.name) == 1
+
+
+def test_repository_scoped_auth_json_credentials_are_used(
+    registry_token: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auth.json key naming host/namespace (podman's) serves that namespace's pulls."""
+    import base64
+
+    secret = base64.b64encode(f"{ALICE.name}:{ALICE.password}".encode()).decode()
+    auth_file = tmp_path / "auth.json"
+    scoped = {f"{registry_token.host}/private": {"auth": secret}}
+    auth_file.write_text(json.dumps({"auths": scoped}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
+    c = RegistryClient(sleep=lambda s: None)
+    info = c.get_manifest(registry_token.host, "private/secret", "latest")
+    assert info.digest == registry_token.seeded[seed.PRIVATE].digest
+    assert registry_token.token_server is not None
+    assert registry_token.token_server.count(identity=ALICE.name) == 1
+    assert c.credentials_for(registry_token.host, "demo/single") is None
