@@ -610,6 +610,9 @@ class RegistryClient:
                     done += len(chunk)
                     if progress is not None:
                         progress(done, size)
+                out.flush()
+                os.fsync(out.fileno())  # the bytes are on disk before the name is
+            os.chmod(tmp, 0o644)  # a downloaded blob is readable as any file, not mkstemp's 0600
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
