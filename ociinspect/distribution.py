@@ -21,10 +21,9 @@ A failed answer's body ("Error Codes") is read by :mod:`ociinspect.error_codes`;
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from . import mediatypes
@@ -39,7 +38,14 @@ from .errors import (
     UnsupportedMediaTypeError,
 )
 from .models import ManifestInfo
-from .reference import DEFAULT_REGISTRY, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_REGISTRY, TAG_RE
+from .reference import (
+    DEFAULT_REGISTRY,
+    DOCKER_HUB_API_HOST,
+    LEGACY_DEFAULT_REGISTRY,
+    TAG_RE,
+    default_scheme,
+    is_loopback,
+)
 from .trace import redact_url
 
 __all__ = [
@@ -78,29 +84,16 @@ Origin = tuple[str, str, int | None]
 
 @dataclass(frozen=True)
 class BlobInfo:
-    """What a HEAD (or a completed download) says about a blob or manifest."""
+    """What a HEAD (or a completed download) says about a blob or manifest. ``manifest`` holds
+    the document when a HEAD had to fall back to a GET, so nobody fetches it a second time."""
 
     digest: str
     size: int | None
     media_type: str | None
+    manifest: ManifestInfo | None = field(default=None, repr=False, compare=False)
 
 
 # -- addressing -----------------------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (a port, and IPv6 brackets, are ignored)."""
-    name = host.lower()
-    if name.startswith("["):
-        name = name[1 : name.find("]")]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def api_host(registry: str) -> str:
@@ -115,7 +108,7 @@ def base_url(registry: str, schemes: Mapping[str, str]) -> str:
     host = api_host(registry)
     scheme = schemes.get(registry) or schemes.get(host)
     if scheme is None:
-        scheme = "http" if is_loopback(host) else "https"
+        scheme = default_scheme(host)
     return f"{scheme}://{host}"
 
 

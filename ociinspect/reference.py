@@ -485,18 +485,21 @@ def _ip(hostname: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def default_scheme(host: str) -> str:
-    """``"http"`` for loopback registries (127.0.0.0/8, ::1, ``localhost``, ``*.localhost``).
-
-    Everything else is ``"https"``, including RFC 1918 addresses (go-containerregistry uses
-    http for those; ociinspect does not send traffic in clear text off the machine).
-    ``*.localhost`` is loopback by RFC 6761 section 6.3.
-    """
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, ``*.localhost`` (RFC 6761 section 6.3), 127.0.0.0/8 and ::1;
+    ``host`` may carry a port and IPv6 brackets."""
     hostname = _split_host(host)
     if hostname == "localhost" or hostname.endswith(".localhost"):
-        return "http"
+        return True
     address = _ip(hostname)
-    return "http" if address is not None and address.is_loopback else "https"
+    return address is not None and address.is_loopback
+
+
+def default_scheme(host: str) -> str:
+    """``"http"`` for loopback registries (:func:`is_loopback`), ``"https"`` for everything
+    else, including RFC 1918 addresses (go-containerregistry uses http for those; ociinspect
+    does not send traffic in clear text off the machine)."""
+    return "http" if is_loopback(host) else "https"
 
 
 _RFC1918 = tuple(
@@ -522,6 +525,7 @@ __all__ = [
     "TAG_RE",
     "Reference",
     "default_scheme",
+    "is_loopback",
     "familiar_match",
     "is_rfc1918",
     "normalize_registry",

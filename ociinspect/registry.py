@@ -510,7 +510,7 @@ class RegistryClient:
         media_type = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
         if header is None or (expected is not None and header != str(expected)):
             info = self.get_manifest(registry, repository, reference, accept=accept)
-            return BlobInfo(info.digest, len(info.raw), info.media_type)
+            return BlobInfo(info.digest, len(info.raw), info.media_type, info)
         try:
             Digest.parse(header)
         except InvalidDigestError as exc:

@@ -137,6 +137,27 @@ def test_a_moved_tag_is_followed_by_the_head(registry_open: Registry, tmp_path: 
     assert [r.method for r in registry_open.requests()] == ["HEAD"]
 
 
+@registry
+def test_a_head_without_a_digest_header_costs_one_get_not_two(
+    registry_open: Registry, tmp_path: Path
+) -> None:
+    """When the HEAD answer has no Docker-Content-Digest, the GET it falls back to is used:
+    the manifest is not fetched again by digest."""
+    proxy = registry_open.proxy()
+    cache = BlobCache(tmp_path / "cache")  # holds a hint for the tag, but not the manifest
+    ref = f"{proxy.host}/demo/single:latest"
+    digest = registry_open.seeded[seed.SINGLE].digest
+    cache.put_tag(str(open_source(ref, cache=cache).reference), digest)
+    proxy.faults.strip_header("Docker-Content-Digest", method="HEAD")
+    assert oi.open(ref, client=client(), cache=cache).digest == registry_open.seeded[
+        seed.SINGLE
+    ].digest
+    assert [(r.method, r.path) for r in proxy.requests()] == [
+        ("HEAD", "/v2/demo/single/manifests/latest"),
+        ("GET", "/v2/demo/single/manifests/latest"),
+    ]
+
+
 # --------------------------------------------------------------------------- offline
 
 

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import mediatypes as mt
+from .._streaming import verified
 from ..digest import Digest, sha256
+from ..distribution import MAX_MANIFEST_SIZE
 from ..errors import (
     InvalidDocumentError,
     SizeLimitError,
@@ -47,8 +49,6 @@ from .base import BlobRange
 
 #: Chunk size of :meth:`LayoutSource.open_blob` and of every internal read.
 CHUNK = 1024 * 1024
-#: Largest manifest or index read (distribution's limit, as :mod:`ociinspect.registry`).
-MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 #: Largest ``index.json`` or ``manifest.json`` read: they list every tag of a layout.
 MAX_INDEX_SIZE = 16 * 1024 * 1024
 #: How deep :meth:`LayoutSource.referrers` follows indexes inside indexes.
@@ -169,14 +169,7 @@ def read_verified(
     """The file at ``path``, which must hash to ``digest`` (and have ``size`` bytes)."""
     verifier = Digest.parse(digest).verifier(what, size)
     _check_size(storage, path, what, size, max_size)
-    parts = []
-    for chunk in storage.chunks(path):
-        verifier.update(chunk)
-        if max_size is not None and verifier.received > max_size:
-            raise SizeLimitError(what, max_size, verifier.received)
-        parts.append(chunk)
-    verifier.verify()
-    return b"".join(parts)
+    return b"".join(verified(storage.chunks(path), verifier, max_size=max_size))
 
 
 @contextlib.contextmanager

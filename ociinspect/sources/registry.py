@@ -137,7 +137,11 @@ class RegistrySource:
         try:
             if hint is not None and self.cache is not None:
                 head = self.client.head_manifest(self.registry, self.repository, ref.identifier)
-                info = self.manifest(head.digest)  # from the cache when it holds it
+                if head.manifest is not None:  # the HEAD had no digest header and fell back to GET
+                    info = head.manifest
+                    self._store(self.cache.put_manifest, info)
+                else:
+                    info = self.manifest(head.digest)  # from the cache when it holds it
             else:
                 info = self.client.get_manifest(self.registry, self.repository, ref.identifier)
                 self._store(self.cache.put_manifest if self.cache else None, info)
