@@ -5,7 +5,7 @@ in a deep tree, shared-library-like binaries, a few incompressible blobs, symlin
 directories; gzip level 6 as ``docker build`` writes it), then times
 
 - ``tar -tzf layer.tar.gz > /dev/null`` (GNU tar, decompressing through a ``gzip -d`` pipe), and
-- ``ociinspect.contents.iter_entries`` over the file read in chunks, which also computes the
+- ``ociinspect.layers.contents.iter_entries`` over the file read in chunks, which also computes the
   exact uncompressed size and the diff_id (sha256 of the tar) on the way,
 
 best of ``--repeat`` runs each, and prints a markdown table. The ``isal`` package, when installed,
@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ociinspect import compression  # noqa: E402
-from ociinspect import contents as layers  # noqa: E402
+from ociinspect.layers import compression  # noqa: E402
+from ociinspect.layers import contents as layers  # noqa: E402
 
 CORPUS = 8 << 20
 _WORD_TEXT = (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ociinspect import build
-from ociinspect import mediatypes as mt
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
 
 MULTI = "bench/multi:latest"
 BIG = "bench/big:latest"

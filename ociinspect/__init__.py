@@ -13,8 +13,8 @@
 Each table function is in :mod:`ociinspect.api` (columns in :mod:`ociinspect.tables`).
 :func:`open` (what a reference names: an index or an image) and :func:`image` (always one
 image, choosing a platform) navigate (:mod:`ociinspect.navigation`); layer contents are listed by
-:mod:`ociinspect.contents` and merged by :mod:`ociinspect.overlay`. Errors are the classes of
-:mod:`ociinspect.errors`, all subclasses of ``errors.OCIInspectError``.
+:mod:`ociinspect.layers.contents` and merged by :mod:`ociinspect.layers.overlay`. Errors are the
+classes of :mod:`ociinspect.errors`, all subclasses of ``errors.OCIInspectError``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .api import (
 from .navigation import Image, ImageIndex, image, open
 
 #: The bundled sample (an OCI layout, package data), as a reference every function accepts.
-#: Made by :mod:`ociinspect.samples` (not imported here, so ``python -m`` can run it).
+#: Made by :mod:`ociinspect.testing.samples` (not imported here, so ``python -m`` can run it).
 SAMPLE = f"oci:{resources.files(__name__).joinpath('sample')}:latest"
 
 __version__ = "0.1.0"

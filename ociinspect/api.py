@@ -7,12 +7,12 @@ already open, which is then reused without fetching its manifest again.
 ``platform=`` (``"linux/arm64"``) picks an image of an index (default: linux/amd64, else
 this machine's, else the only one; see :mod:`ociinspect.navigation`). Other keyword arguments
 go to the source:
-``client=`` (a :class:`~ociinspect.registry.RegistryClient`), ``cache=`` (a
+``client=`` (a :class:`~ociinspect.distribution.client.RegistryClient`), ``cache=`` (a
 :class:`~ociinspect.cache.BlobCache`, or None for no disk cache), ``offline=`` (answer from the
 disk cache only; see :mod:`ociinspect.sources.registry`) and ``progress=``.
 
 Uncompressed sizes (``sizes=`` of :func:`layers` and :func:`platforms`, see
-:mod:`ociinspect.sizes`): ``"none"`` uses only what is known without a request (uncompressed
+:mod:`ociinspect.layers.sizes`): ``"none"`` uses only what is known without a request (uncompressed
 layers, and layers streamed or estimated before, in this process or, through the disk cache, an
 earlier one); ``"estimate"`` adds one small read per other layer (a ``Range`` request for a
 registry); ``"exact"`` streams every layer not known exactly (downloads them). :func:`layers`
@@ -34,18 +34,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from . import mediatypes as mt
-from .contents import Entry as TarEntry
-from .contents import Limits, iter_entries
 from .errors import ArchiveError, PlatformNotFoundError
-from .models import Descriptor, ImageConfig, Manifest
+from .layers.contents import Entry as TarEntry
+from .layers.contents import Limits, iter_entries
+from .layers.overlay import analyse
+from .layers.sizes import cache_of, listing_size, remember, uncompressed_sizes
 from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry, Image, ImageIndex
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
-from .overlay import analyse
-from .platform import Platform
 from .progress import Progress, bar_for, counted
-from .sizes import cache_of, listing_size, remember, uncompressed_sizes
 from .sources import Source, open_source
 from .tables import (
     Comparison,
@@ -64,6 +61,9 @@ from .tables import (
     wasted_frame,
 )
 from .tables.index import Loaded
+from .values import mediatypes as mt
+from .values.models import Descriptor, ImageConfig, Manifest
+from .values.platforms import Platform
 
 Ref = str | Image | ImageIndex
 
@@ -259,7 +259,7 @@ def _listing(
     img: Image, position: int, limits: Limits | None, progress: bool | None = None
 ) -> list[TarEntry]:
     """The layer's entries; its exact uncompressed size and diff_id are remembered on the way
-    (:mod:`ociinspect.sizes`)."""
+    (:mod:`ociinspect.layers.sizes`)."""
     desc = img.layers[position]
     compression = desc.compression
     if compression is None:

@@ -53,8 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .digest import ALGORITHMS, Digest, Verifier
-from .models import ManifestInfo
+from .values.digest import ALGORITHMS, Digest, Verifier
+from .values.models import ManifestInfo
 
 GIB = 1024**3
 #: Default bound of a cache's size on disk.

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from . import mediatypes as mt
 from .navigation import ATTESTATION, Image, ImageIndex
 from .tables.frame import format_size
+from .values import mediatypes as mt
 
 _STYLE = "border-collapse:collapse;font-size:90%"
 _CELL = "padding:1px 8px;text-align:left"

@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from . import mediatypes as mt
 from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundError
-from .models import (
+from .sources import Source, open_source
+from .values import mediatypes as mt
+from .values.models import (
     Descriptor,
     History,
     ImageConfig,
@@ -31,8 +32,7 @@ from .models import (
     parse_config,
     parse_document,
 )
-from .platform import Platform, host_platform
-from .sources import Source, open_source
+from .values.platforms import Platform, host_platform
 
 #: How many manifests and configs are fetched at once for an index: 16 covers 8 platforms and
 #: their 8 attestations in one round trip (each worker holds one pooled connection).

@@ -4,7 +4,7 @@
 tqdm is importable and progress is enabled, else a no-op. Whether it is enabled: the ``enabled``
 argument if given, else ``OCIINSPECT_PROGRESS`` (``0``, ``off``, ``false``, ``no`` silence it),
 else on. :class:`ProgressCallback` adapts a :class:`Progress` to the ``progress(done, total)``
-callback of :meth:`ociinspect.registry.RegistryClient.download_blob`::
+callback of :meth:`ociinspect.distribution.client.RegistryClient.download_blob`::
 
     with make_progress() as bar:
         client.download_blob(registry, repo, digest, path, progress=ProgressCallback(bar, label))

@@ -32,7 +32,7 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def fresh_memory() -> Iterator[None]:
     """Nothing learned in memory (uncompressed sizes, tag hints) around a test: a new process."""
-    from ociinspect import sizes
+    from ociinspect.layers import sizes
     from ociinspect.sources.registry import clear_tag_hints
 
     sizes.forget()

@@ -13,11 +13,12 @@ from rig import Registry, seed
 from rig.env import child_env
 
 import ociinspect as oi
-from ociinspect import api, build
+from ociinspect import api
 from ociinspect import navigation as oimage
+from ociinspect.distribution.client import RegistryClient
 from ociinspect.errors import PlatformNotFoundError
-from ociinspect.registry import RegistryClient
 from ociinspect.tables import PLATFORMS_COLUMNS, REFERRERS_COLUMNS, Table
+from ociinspect.testing import build
 
 NA = pd.NA
 registry = pytest.mark.registry
@@ -307,7 +308,8 @@ def test_the_sample_opens_by_its_reference_string() -> None:
 
 def test_top_level_names_are_functions_and_modules_stay_modules() -> None:
     """oi.layers is the table function; navigation and contents live in their own modules."""
-    from ociinspect import contents, navigation
+    from ociinspect import navigation
+    from ociinspect.layers import contents
 
     assert callable(contents.iter_entries) and callable(navigation.ImageIndex)
     assert isinstance(oi.layers(oi.SAMPLE), Table)

@@ -1,4 +1,5 @@
-"""ociinspect.challenge, .scope and .auth: WWW-Authenticate, scopes, token requests, TokenCache."""
+"""ociinspect.distribution.challenge, .scope and .auth: WWW-Authenticate, scopes, token requests,
+TokenCache."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ociinspect.auth import (
+from ociinspect.distribution.auth import (
     ANONYMOUS,
     MAX_TOKEN_RESPONSE_BYTES,
     CacheStats,
@@ -26,7 +27,7 @@ from ociinspect.auth import (
     parse_token_response,
     token_request_params,
 )
-from ociinspect.challenge import (
+from ociinspect.distribution.challenge import (
     Challenge,
     ChallengeStore,
     basic_challenge,
@@ -36,8 +37,8 @@ from ociinspect.challenge import (
     parse_www_authenticate,
     select_challenge,
 )
+from ociinspect.distribution.scope import Scope, merge_scopes, parse_scopes
 from ociinspect.errors import SizeLimitError, TokenError
-from ociinspect.scope import Scope, merge_scopes, parse_scopes
 
 DATA = json.loads((Path(__file__).parent / "data" / "challenges.json").read_text())
 CASES = DATA["cases"]

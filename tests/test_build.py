@@ -1,4 +1,4 @@
-"""ociinspect.build: reproducible layers, images, indexes and OCI layouts."""
+"""ociinspect.testing.build: reproducible layers, images, indexes and OCI layouts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from ociinspect import build
-from ociinspect import mediatypes as mt
-from ociinspect.digest import sha256
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.digest import sha256
 
 # Pinned bytes: change them only on purpose, since seeded registries and the bundled sample
 # are built by this module. The tar is a single 6-byte file, PAX format, sorted, mtime 2024-01-01.

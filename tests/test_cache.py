@@ -14,9 +14,9 @@ import pytest
 
 from ociinspect import cache as cache_module
 from ociinspect.cache import BlobCache, CacheStats, default_cache, default_cache_dir
-from ociinspect.digest import Digest
 from ociinspect.errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
-from ociinspect.models import ManifestInfo
+from ociinspect.values.digest import Digest
+from ociinspect.values.models import ManifestInfo
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -16,13 +16,13 @@ from rig.env import child_env
 
 import ociinspect as oi
 from ociinspect import cache as cache_module
-from ociinspect import sizes
 from ociinspect.cache import BlobCache, default_max_bytes
-from ociinspect.digest import sha256
+from ociinspect.distribution.client import RegistryClient
 from ociinspect.errors import DigestMismatchError, SourceError, TransportError
-from ociinspect.registry import RegistryClient
+from ociinspect.layers import sizes
 from ociinspect.sources import open_source
 from ociinspect.sources.registry import OfflineWarning, clear_tag_hints, offline_mode
+from ociinspect.values.digest import sha256
 
 registry = pytest.mark.registry
 
@@ -74,7 +74,7 @@ def test_content_by_digest_is_fetched_once_across_sources(
 RUN = """
 import json, sys
 import ociinspect as oi
-from ociinspect.registry import RegistryClient
+from ociinspect.distribution.client import RegistryClient
 client = RegistryClient(credential_lookup=None, sleep=lambda s: None)
 image = oi.image(sys.argv[1], client=client)
 layers = oi.layers(image)

@@ -20,10 +20,10 @@ import pytest
 import zstandard
 from pandas.api.types import pandas_dtype
 
-from ociinspect.compression import gzip_isize, zstd_content_size
-from ociinspect.contents import Entry, LayerListing, Limits, iter_entries, mode_string
 from ociinspect.errors import ArchiveError, SizeLimitError
-from ociinspect.overlay import MergedEntry, WastedCopy, analyse, merge, wasted
+from ociinspect.layers.compression import gzip_isize, zstd_content_size
+from ociinspect.layers.contents import Entry, LayerListing, Limits, iter_entries, mode_string
+from ociinspect.layers.overlay import MergedEntry, WastedCopy, analyse, merge, wasted
 from ociinspect.tables.files import (
     FILES_COLUMNS,
     FILESYSTEM_COLUMNS,

@@ -1,4 +1,5 @@
-"""ociinspect.credentials: Docker config.json, containers auth.json and credential helpers."""
+"""ociinspect.distribution.credentials: Docker config.json, containers auth.json and credential
+helpers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ociinspect.credentials import (
+from ociinspect.distribution.credentials import (
     DOCKER_HUB_SERVER,
     CredentialHelperError,
     Credentials,

@@ -10,7 +10,8 @@ that validator's role:
   registered encoding rule).
 * image-spec descriptor.md registered / unregistered algorithms -> the grammar plus the spec's
   per-algorithm encoding pattern.
-* distribution/reference's grammar -> ``ociinspect.reference.DIGEST_RE`` (and ``with_digest``).
+* distribution/reference's grammar -> ``ociinspect.values.reference.DIGEST_RE`` (and
+``with_digest``).
 
 Deliberate divergences are listed in ``DIVERGENCES`` with the reason; their tests assert the
 compatible part.
@@ -29,9 +30,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ociinspect.digest import ALGORITHMS, Digest, is_grammatical, sha256
 from ociinspect.errors import DigestMismatchError, InvalidDigestError, InvalidReferenceError
-from ociinspect.reference import DIGEST_RE, parse
+from ociinspect.values.digest import ALGORITHMS, Digest, is_grammatical, sha256
+from ociinspect.values.reference import DIGEST_RE, parse
 
 HERE = Path(__file__).parent / "data"
 DATA = json.loads((HERE / "digests.json").read_text())

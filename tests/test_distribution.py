@@ -11,10 +11,10 @@ import threading
 
 import pytest
 
-from ociinspect import distribution
-from ociinspect._streaming import verified
-from ociinspect.digest import Digest
-from ociinspect.error_codes import answer_error, error_details
+from ociinspect.distribution import protocol as distribution
+from ociinspect.distribution._streaming import verified
+from ociinspect.distribution.error_codes import answer_error, error_details
+from ociinspect.distribution.redirects import next_hop
 from ociinspect.errors import (
     DeniedError,
     InsecureRedirectError,
@@ -28,7 +28,7 @@ from ociinspect.errors import (
     SizeMismatchError,
     UnauthorizedError,
 )
-from ociinspect.redirects import next_hop
+from ociinspect.values.digest import Digest
 
 
 @pytest.mark.parametrize(
@@ -168,8 +168,8 @@ def test_a_verified_stream_honours_max_size() -> None:
 
 def test_referrers_tag_of_a_sha512_subject_is_a_valid_tag() -> None:
     """The fallback tag truncates to <alg[:32]>-<hex[:64]> (Referrers Tag Schema)."""
-    from ociinspect.digest import Digest
-    from ociinspect.reference import TAG_RE
+    from ociinspect.values.digest import Digest
+    from ociinspect.values.reference import TAG_RE
 
     d512 = Digest.of(b"x", "sha512")
     tag = distribution.referrers_tag(d512)

@@ -1,4 +1,5 @@
-"""ociinspect.models: upstream conformance documents, then focused behaviours of the models."""
+"""ociinspect.values.models: upstream conformance documents, then focused behaviours of the
+models."""
 
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ociinspect import mediatypes as mt
-from ociinspect.digest import sha256
 from ociinspect.errors import (
     DigestMismatchError,
     InvalidDigestError,
     InvalidDocumentError,
     UnsupportedMediaTypeError,
 )
-from ociinspect.models import (
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.digest import sha256
+from ociinspect.values.models import (
     Descriptor,
     History,
     ImageConfig,
@@ -316,7 +317,7 @@ def test_builder_reference_entries_are_not_attestations() -> None:
 
 
 def test_descriptor_platform_is_read_from_index_entries() -> None:
-    """Index entries carry a Platform built by ociinspect.platform, with os.version kept."""
+    """Index entries carry a Platform built by ociinspect.values.platforms, with os.version kept."""
     index = Index.from_bytes(_doc("containerd-volume-ownership-2.1-windows-os-version-list.json"))
     windows = [e.platform for e in index.manifests if e.platform and e.platform.os == "windows"]
     assert [p.os_version for p in windows] == [

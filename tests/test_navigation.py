@@ -6,8 +6,8 @@ import pytest
 from rig import Registry, seed
 
 from ociinspect import navigation as oimage
+from ociinspect.distribution.client import RegistryClient
 from ociinspect.errors import PlatformNotFoundError
-from ociinspect.registry import RegistryClient
 
 pytestmark = pytest.mark.registry
 

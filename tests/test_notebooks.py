@@ -37,8 +37,8 @@ if __name__ == "__main__":  # run as a script: this checkout's package (the rig 
 
 from rig import ALICE, Registry, env, seed, seed_storage, start_registry  # noqa: E402
 
-from ociinspect import build, samples  # noqa: E402
-from ociinspect import mediatypes as mt  # noqa: E402
+from ociinspect.testing import build, samples  # noqa: E402
+from ociinspect.values import mediatypes as mt  # noqa: E402
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))

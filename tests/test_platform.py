@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ociinspect import platform as platform_module
 from ociinspect.errors import InvalidDocumentError
-from ociinspect.platform import KNOWN_ARCHITECTURES, Platform, host_platform
+from ociinspect.values import platforms as platform_module
+from ociinspect.values.platforms import KNOWN_ARCHITECTURES, Platform, host_platform
 
 P = Platform.parse
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ociinspect.digest import Digest
 from ociinspect.errors import InvalidReferenceError
-from ociinspect.reference import (
+from ociinspect.values.digest import Digest
+from ociinspect.values.reference import (
     DIGEST_RE,
     DOMAIN_RE,
     IDENTIFIER_RE,

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from rig import ALICE, BOB, Registry, seed
 
-from ociinspect import auth, mediatypes, registry
-from ociinspect.credentials import Credentials
-from ociinspect.digest import Digest
+from ociinspect.distribution import auth
+from ociinspect.distribution import client as registry
+from ociinspect.distribution.client import RegistryClient
+from ociinspect.distribution.credentials import Credentials
+from ociinspect.distribution.retry import RetryPolicy
 from ociinspect.errors import (
     DeniedError,
     DigestMismatchError,
@@ -21,8 +23,8 @@ from ociinspect.errors import (
     SizeLimitError,
     UnauthorizedError,
 )
-from ociinspect.registry import RegistryClient
-from ociinspect.retry import RetryPolicy
+from ociinspect.values import mediatypes
+from ociinspect.values.digest import Digest
 
 pytestmark = pytest.mark.registry
 

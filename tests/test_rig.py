@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from rig import ALICE, BOB, Registry, env, seed, start_registry
 from rig.registry import parse_access_line
 
-from ociinspect import mediatypes as mt
+from ociinspect.values import mediatypes as mt
 
 pytestmark = pytest.mark.registry
 

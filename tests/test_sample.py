@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ociinspect as oi
-from ociinspect import samples
+from ociinspect.testing import samples
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ociinspect"
@@ -28,10 +28,10 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 
 def test_rebuilding_gives_the_shipped_sample_byte_for_byte(tmp_path: Path) -> None:
-    """``python -m ociinspect.samples OUTDIR`` writes exactly the files that are shipped."""
+    """``python -m ociinspect.testing.samples OUTDIR`` writes exactly the files that are shipped."""
     out = tmp_path / "sample"
     result = subprocess.run(
-        [sys.executable, "-m", "ociinspect.samples", str(out)],
+        [sys.executable, "-m", "ociinspect.testing.samples", str(out)],
         capture_output=True, text=True, check=False, timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -22,14 +22,16 @@ from rig import Registry, rig_client, seed
 from rig.seed import skopeo_copy
 
 import ociinspect as oi
-from ociinspect import build, progress, sizes
-from ociinspect import mediatypes as mt
+from ociinspect import progress
 from ociinspect.cache import BlobCache
-from ociinspect.models import Descriptor
-from ociinspect.registry import RegistryClient
-from ociinspect.sizes import UncompressedSize, estimate_gzip, from_head, from_tail
+from ociinspect.distribution.client import RegistryClient
+from ociinspect.layers import sizes
+from ociinspect.layers.sizes import UncompressedSize, estimate_gzip, from_head, from_tail
 from ociinspect.sources.archive import OciArchiveSource
 from ociinspect.sources.layout import LayoutSource
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.models import Descriptor
 
 NA = pd.NA
 MiB = 1 << 20

@@ -20,9 +20,9 @@ from rig import Registry, seed
 from rig.env import child_env
 
 import ociinspect as oi
-from ociinspect import build
-from ociinspect.platform import Platform
-from ociinspect.registry import RegistryClient
+from ociinspect.distribution.client import RegistryClient
+from ociinspect.testing import build
+from ociinspect.values.platforms import Platform
 
 pytestmark = pytest.mark.registry
 

@@ -18,9 +18,6 @@ import pytest
 import zstandard
 from rig.env import child_env
 
-from ociinspect import build
-from ociinspect import mediatypes as mt
-from ociinspect.digest import sha256
 from ociinspect.errors import (
     DigestMismatchError,
     InvalidDigestError,
@@ -28,10 +25,13 @@ from ociinspect.errors import (
     SizeMismatchError,
     SourceError,
 )
-from ociinspect.models import Index, Manifest, parse_document
 from ociinspect.sources.archive import DockerArchiveSource, OciArchiveSource, TarStorage
 from ociinspect.sources.base import Source
 from ociinspect.sources.layout import CHUNK, LayoutSource
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.digest import sha256
+from ociinspect.values.models import Index, Manifest, parse_document
 
 MiB = 1024 * 1024
 

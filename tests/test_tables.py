@@ -1,4 +1,5 @@
-"""ociinspect.tables: pure model -> DataFrame functions, on images built with ociinspect.build."""
+"""ociinspect.tables: pure model -> DataFrame functions, on images built with
+ociinspect.testing.build."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ociinspect import build
-from ociinspect import mediatypes as mt
 from ociinspect import navigation as oimage
-from ociinspect.digest import sha256
+from ociinspect.distribution.trace import Exchange
 from ociinspect.errors import NotFoundError
-from ociinspect.models import Descriptor, ImageConfig, Index, Manifest, parse_config
 from ociinspect.tables import (
     COMPARE_CONFIG_COLUMNS,
     COMPARE_LAYERS_COLUMNS,
@@ -39,7 +37,10 @@ from ociinspect.tables import (
     tags_frame,
     trace_frame,
 )
-from ociinspect.trace import Exchange
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.digest import sha256
+from ociinspect.values.models import Descriptor, ImageConfig, Index, Manifest, parse_config
 
 NA = pd.NA
 

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from ociinspect.retry import RetryPolicy, parse_retry_after
-from ociinspect.trace import REDACTED, Exchange, Trace, redact_headers, redact_url
+from ociinspect.distribution.retry import RetryPolicy, parse_retry_after
+from ociinspect.distribution.trace import REDACTED, Exchange, Trace, redact_headers, redact_url
 
 
 @pytest.mark.parametrize(

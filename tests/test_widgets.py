@@ -13,10 +13,10 @@ from rig import Registry, seed
 
 import ociinspect
 from ociinspect import navigation as oimage
-from ociinspect.registry import RegistryClient, set_default_client
-from ociinspect.samples import PLATFORMS as SAMPLE_PLATFORMS
+from ociinspect.distribution.client import RegistryClient, set_default_client
+from ociinspect.distribution.trace import Exchange
 from ociinspect.tables import trace_frame
-from ociinspect.trace import Exchange
+from ociinspect.testing.samples import PLATFORMS as SAMPLE_PLATFORMS
 from ociinspect.widgets import TABS, ImageBrowser, browse, chart, render
 from ociinspect.widgets.format import human_size, share_bar
 

@@ -36,7 +36,7 @@ def _warm() -> None:
     the registry client, the cache), pandas' lazy imports and the Table dtypes. Nothing here
     opens a connection, fetches a token or touches the disk cache."""
     import ociinspect.cache
-    import ociinspect.registry
+    import ociinspect.distribution.client
     import ociinspect.sources.registry  # noqa: F401
     from ociinspect.tables import platforms_frame
 
@@ -70,7 +70,7 @@ def table_disk(args: dict[str, Any]) -> None:
 
 def blob(args: dict[str, Any]) -> None:
     """hashlib over the stored file (the yardstick), then a verified stream and a download."""
-    from ociinspect.registry import RegistryClient
+    from ociinspect.distribution.client import RegistryClient
 
     host, repo, digest, size = args["host"], args["repository"], args["digest"], args["size"]
     with phase("hashlib") as found, open(args["file"], "rb") as handle:
@@ -97,7 +97,7 @@ def _file_chunks(path: str, size: int) -> Iterator[bytes]:
 
 def listing(args: dict[str, Any]) -> None:
     """``tar -tzf`` then ociinspect's streamed listing (which also hashes the diff_id)."""
-    from ociinspect import contents as layers
+    from ociinspect.layers import contents as layers
 
     path = args["file"]
     with phase("tar -tzf") as found:

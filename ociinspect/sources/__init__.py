@@ -19,7 +19,7 @@ from .base import BlobRange, RangeSource, Source
 
 if TYPE_CHECKING:
     from ..cache import BlobCache
-    from ..registry import RegistryClient
+    from ..distribution.client import RegistryClient
 
 TRANSPORTS = ("docker://", "oci:", "oci-archive:", "docker-archive:")
 
@@ -83,8 +83,8 @@ def open_source(
         path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
         return DockerArchiveSource(path, name or None)
     from .. import cache as cache_module
-    from ..reference import parse
-    from ..registry import default_client
+    from ..distribution.client import default_client
+    from ..values.reference import parse
     from .registry import RegistrySource
 
     if ref.startswith("docker://"):

@@ -53,8 +53,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import mediatypes as mt
-from ..digest import Digest, sha256
 from ..errors import (
     InvalidDigestError,
     InvalidDocumentError,
@@ -62,8 +60,10 @@ from ..errors import (
     SizeMismatchError,
     SourceError,
 )
-from ..models import Descriptor, ManifestInfo
-from ..reference import parse as parse_reference
+from ..values import mediatypes as mt
+from ..values.digest import Digest, sha256
+from ..values.models import Descriptor, ManifestInfo
+from ..values.reference import parse as parse_reference
 from .base import BlobRange
 from .layout import (
     CHUNK,

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..models import ManifestInfo
+from ..values.models import ManifestInfo
 
 
 @runtime_checkable

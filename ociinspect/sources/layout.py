@@ -32,10 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import mediatypes as mt
-from .._streaming import verified
-from ..digest import Digest, sha256
-from ..distribution import MAX_MANIFEST_SIZE
+from ..distribution._streaming import verified
+from ..distribution.protocol import MAX_MANIFEST_SIZE
 from ..errors import (
     InvalidDocumentError,
     SizeLimitError,
@@ -43,8 +41,10 @@ from ..errors import (
     SourceError,
     UnsupportedMediaTypeError,
 )
-from ..models import Descriptor, Index, ManifestInfo, detect_media_type, parse_layout_header
-from ..reference import parse as parse_reference
+from ..values import mediatypes as mt
+from ..values.digest import Digest, sha256
+from ..values.models import Descriptor, Index, ManifestInfo, detect_media_type, parse_layout_header
+from ..values.reference import parse as parse_reference
 from .base import BlobRange
 
 #: Chunk size of :meth:`LayoutSource.open_blob` and of every internal read.

@@ -31,11 +31,11 @@ import warnings
 from collections.abc import Callable, Iterator
 
 from ..cache import BlobCache
+from ..distribution.client import RegistryClient
 from ..errors import SourceError, TransportError
-from ..models import ManifestInfo
 from ..progress import Progress, bar_for, counted
-from ..reference import Reference
-from ..registry import RegistryClient
+from ..values.models import ManifestInfo
+from ..values.reference import Reference
 from .base import BlobRange
 
 #: tag reference -> digest seen in this process: a hint that a HEAD can confirm, never trusted.

@@ -28,12 +28,7 @@ function                    one row per                      module
 ==========================  ===============================  ============================
 """
 
-from .compare import (
-    COMPARE_CONFIG_COLUMNS,
-    COMPARE_LAYERS_COLUMNS,
-    Comparison,
-    compare_frames,
-)
+from .compare import COMPARE_CONFIG_COLUMNS, COMPARE_LAYERS_COLUMNS, Comparison, compare_frames
 from .files import (
     FILES_COLUMNS,
     FILESYSTEM_COLUMNS,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..models import ImageConfig, Manifest
+from ..values.models import ImageConfig, Manifest
 from .frame import INT, OPTIONAL_INT, STRING, Table, format_size, table
 from .image import json_list
 

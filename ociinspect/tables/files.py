@@ -1,5 +1,5 @@
-"""Layer contents as pandas DataFrames: pure builders over :mod:`ociinspect.contents` and
-:mod:`ociinspect.overlay` values.
+"""Layer contents as pandas DataFrames: pure builders over :mod:`ociinspect.layers.contents` and
+:mod:`ociinspect.layers.overlay` values.
 
 The columns and dtypes are part of the API. Sizes are in bytes. Text columns use pandas'
 ``string`` dtype (missing values are ``<NA>``); closed vocabularies are categoricals, so their
@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..contents import ENTRY_TYPES, WHITEOUTS, Entry
-from ..overlay import WASTE_KINDS, MergedEntry, Wasted, WastedCopy
+from ..layers.contents import ENTRY_TYPES, WHITEOUTS, Entry
+from ..layers.overlay import WASTE_KINDS, MergedEntry, Wasted, WastedCopy
 
 ENTRY_TYPE_DTYPE = pd.CategoricalDtype(list(ENTRY_TYPES))
 WHITEOUT_DTYPE = pd.CategoricalDtype(list(WHITEOUTS))
@@ -116,7 +116,7 @@ def files_frame(entries: Iterable[Entry]) -> pd.DataFrame:
 
 
 def filesystem_frame(merged: Iterable[MergedEntry]) -> pd.DataFrame:
-    """One row per path of the merged filesystem (:func:`ociinspect.overlay.merge`), by path.
+    """One row per path of the merged filesystem (:func:`ociinspect.layers.overlay.merge`), by path.
 
     Columns: ``path`` (string), ``type`` (category, as in :func:`files_frame`), ``size``
     (int64, bytes), ``mode`` (string, ls style), ``layer`` (int64, index of the layer the path
@@ -135,7 +135,7 @@ def filesystem_frame(merged: Iterable[MergedEntry]) -> pd.DataFrame:
 
 
 def wasted_frame(wasted: Wasted | Iterable[WastedCopy]) -> pd.DataFrame:
-    """One row per superseded file copy (:func:`ociinspect.overlay.wasted`), in apply order.
+    """One row per superseded file copy (:func:`ociinspect.layers.overlay.wasted`), in apply order.
 
     Columns: ``path`` (string), ``size`` (int64, bytes), ``added_in`` (int64, layer that shipped
     the copy), ``superseded_in`` (int64, layer that overwrote/deleted/hid it; equal to

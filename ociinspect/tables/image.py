@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..models import History, ImageConfig, Index, Manifest, layer_history
-from ..sizes import UncompressedSize, lookup
+from ..layers.sizes import UncompressedSize, lookup
+from ..values.models import History, ImageConfig, Index, Manifest, layer_history
 from .frame import BOOL, FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
 COMPRESSION_DTYPE = pd.CategoricalDtype(["gzip", "zstd", "none"])
@@ -99,7 +99,7 @@ def layers_frame(
     ``size``                int64                bytes of the blob as stored
     ``share``               float64              ``size`` / sum of all layer sizes (0..1)
     ``uncompressed_size``   Int64                bytes of the tar it unpacks to; <NA> when
-                                                 unknown (see :mod:`ociinspect.sizes`)
+                                                 unknown (see :mod:`ociinspect.layers.sizes`)
     ``uncompressed_exact``  bool                 True when that is exact, False for an
                                                  estimate (gzip ISIZE, zstd header) or <NA>
     ``diff_id``             string               digest of the uncompressed tar (the config's)
@@ -109,7 +109,7 @@ def layers_frame(
     ======================  ===================  ============================================
 
     ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
-    (:func:`ociinspect.sizes.uncompressed_sizes`); without it only uncompressed layers have
+    (:func:`ociinspect.layers.sizes.uncompressed_sizes`); without it only uncompressed layers have
     one (their own size, exact).
     """
     layers = manifest.layers

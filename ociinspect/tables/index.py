@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..models import ImageConfig, Index, Manifest
+from ..layers.sizes import UncompressedSize, lookup, total
 from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry
-from ..sizes import UncompressedSize, lookup, total
+from ..values.models import ImageConfig, Index, Manifest
 from .frame import BOOL, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
 KIND_DTYPE = pd.CategoricalDtype([IMAGE, ATTESTATION, INDEX, ARTIFACT])
@@ -80,8 +80,8 @@ def platforms_frame(
     ======================  ===================  =============================================
 
     ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
-    (:func:`ociinspect.sizes.uncompressed_sizes`); without it, only images whose layers are all
-    uncompressed have an ``uncompressed_size``.
+    (:func:`ociinspect.layers.sizes.uncompressed_sizes`); without it, only images whose layers are
+    all uncompressed have an ``uncompressed_size``.
     """
     columns: dict[str, list[Any]] = {name: [] for name in PLATFORMS_COLUMNS}
     for entry, document, config in loaded:

@@ -1,5 +1,5 @@
-"""The HTTP trace as a table: one row per exchange a :class:`~ociinspect.trace.Trace` recorded.
-Pure."""
+"""The HTTP trace as a table: one row per exchange a :class:`~ociinspect.distribution.trace.Trace`
+recorded. Pure."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..trace import Exchange
+from ..distribution.trace import Exchange
 from .frame import FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table
 
 TRACE_COLUMNS: dict[str, Any] = {

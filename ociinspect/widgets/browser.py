@@ -5,8 +5,9 @@ does what a user's click would. The work is the library's: :mod:`.views` opens t
 (:mod:`ociinspect.navigation`) and calls the table functions (:mod:`ociinspect.api`,
 :mod:`ociinspect.tables`), :mod:`.render` and :mod:`.chart` turn tables into HTML, all in a
 background thread (:mod:`.tasks` says why); the widget only places the results. Registry
-requests go through the kernel's shared client (:func:`ociinspect.registry.default_client`),
-so browsers share tokens and connections, and the HTTP tab lists what each action asked.
+requests go through the kernel's shared client
+(:func:`ociinspect.distribution.client.default_client`), so browsers share tokens and connections,
+and the HTTP tab lists what each action asked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import ipywidgets as w
 from traitlets import Bool, Enum, Int, List, Unicode, observe
 
 from .. import navigation as oimage
+from ..distribution.client import RegistryClient, default_client
+from ..distribution.trace import Exchange
 from ..errors import (
     AuthError,
     InvalidReferenceError,
@@ -30,9 +33,7 @@ from ..errors import (
     SourceError,
     TransportError,
 )
-from ..registry import RegistryClient, default_client
 from ..tables import trace_frame
-from ..trace import Exchange
 from . import render
 from .chart import bars_from_layers, layer_chart_html
 from .format import digest_html, esc, size_html, when
@@ -501,7 +502,7 @@ def browse(ref: str | None = None, platform: str | None = None, **options: Any) 
     go to :class:`ImageBrowser` (``background=``) and to the source (``client=``, ``cache=``).
     """
     if ref is None:
-        from ..samples import SAMPLE
+        from ..testing.samples import SAMPLE
 
         ref = SAMPLE
     return ImageBrowser(ref, platform, **options)

@@ -13,10 +13,10 @@ from typing import Any
 import ipywidgets as w
 
 from .. import api
-from .. import mediatypes as mt
 from .. import navigation as oimage
-from ..models import Index
 from ..sources import Source
+from ..values import mediatypes as mt
+from ..values.models import Index
 from . import raw as rawdocs
 from . import render
 from .views import fetch_document

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import mediatypes as mt
-from ..models import Descriptor, Index, Manifest
 from ..navigation import classify
+from ..values import mediatypes as mt
+from ..values.models import Descriptor, Index, Manifest
 from .format import human_size, short_digest
 
 #: JSON blobs up to this size are fetched and shown when a link points at one.

@@ -17,9 +17,9 @@ import pandas as pd
 from .. import api
 from .. import navigation as oimage
 from ..errors import PlatformNotFoundError
-from ..models import Index, parse_document
 from ..sources import Source
 from ..tables import layers_frame, platforms_frame
+from ..values.models import Index, parse_document
 from . import raw as rawdocs
 from . import render
 from .chart import Bar, bars_from_layers

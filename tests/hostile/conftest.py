@@ -21,9 +21,9 @@ import pytest
 from kit import ALIASES, Lookups, make_client
 from servers import FakeRegistry, Tls, tls_context
 
-from ociinspect import build
 from ociinspect.cache import BlobCache
-from ociinspect.registry import RegistryClient
+from ociinspect.distribution.client import RegistryClient
+from ociinspect.testing import build
 
 
 def _is_loopback(host: Any) -> bool:

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from ociinspect.cache import BlobCache
-from ociinspect.registry import RegistryClient
+from ociinspect.distribution.client import RegistryClient
 
 #: Names that look remote to the client but resolve to 127.0.0.1 under the loopback guard.
 REMOTE_REGISTRY = "registry.hostile.test"

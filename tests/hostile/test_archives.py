@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from ociinspect import api, build, navigation
-from ociinspect import mediatypes as mt
-from ociinspect.contents import Limits
-from ociinspect.digest import sha256
+from ociinspect import api, navigation
 from ociinspect.errors import ArchiveError, InvalidDocumentError, SizeLimitError, SourceError
+from ociinspect.layers.contents import Limits
 from ociinspect.sources.archive import DockerArchiveSource, OciArchiveSource
 from ociinspect.sources.layout import LayoutSource
+from ociinspect.testing import build
+from ociinspect.values import mediatypes as mt
+from ociinspect.values.digest import sha256
 
 SMALL = Limits(max_uncompressed=8 << 20, max_entries=1000, max_pax_header=16 << 10)
 HOST_FILE = Path("/etc/passwd")

@@ -20,8 +20,13 @@ from rig import ALICE, BOB, Proxy, Registry, TokenServer, seed
 from rig.httpd import wait_until
 from servers import Reply, Request, ScriptedServer, Tls, always, challenge_401, json_reply, redirect
 
-from ociinspect.challenge import challenge_problem, parse_www_authenticate, select_challenge
-from ociinspect.credentials import Credentials
+from ociinspect.distribution.challenge import (
+    challenge_problem,
+    parse_www_authenticate,
+    select_challenge,
+)
+from ociinspect.distribution.credentials import Credentials
+from ociinspect.distribution.retry import RetryPolicy
 from ociinspect.errors import (
     ChallengeError,
     DeniedError,
@@ -34,7 +39,6 @@ from ociinspect.errors import (
     TransportError,
     UnauthorizedError,
 )
-from ociinspect.retry import RetryPolicy
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CASES = json.loads((DATA / "challenges.json").read_text())["cases"]

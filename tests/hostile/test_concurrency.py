@@ -16,10 +16,10 @@ from rig import Registry, seed
 from rig.httpd import wait_until
 
 from ociinspect.cache import BlobCache
+from ociinspect.distribution.client import RegistryClient
 from ociinspect.errors import DigestMismatchError, OCIInspectError, TokenError
-from ociinspect.reference import parse
-from ociinspect.registry import RegistryClient
 from ociinspect.sources.registry import RegistrySource
+from ociinspect.values.reference import parse
 
 pytestmark = pytest.mark.registry
 

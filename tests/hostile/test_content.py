@@ -18,7 +18,7 @@ from kit import cached_files, make_client
 from rig import Registry, seed
 from servers import FakeRegistry, Reply, Request
 
-from ociinspect import build, mediatypes, navigation
+from ociinspect import navigation
 from ociinspect.cache import BlobCache
 from ociinspect.errors import (
     DigestMismatchError,
@@ -30,8 +30,10 @@ from ociinspect.errors import (
     TransportError,
     UnsupportedMediaTypeError,
 )
-from ociinspect.reference import parse
 from ociinspect.sources.registry import RegistrySource
+from ociinspect.testing import build
+from ociinspect.values import mediatypes
+from ociinspect.values.reference import parse
 
 Tweak = Callable[[Request, Reply], Reply]
 

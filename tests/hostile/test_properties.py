@@ -23,9 +23,13 @@ import urllib3
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ociinspect import auth, build, contents, distribution, mediatypes, registry
-from ociinspect.challenge import Challenge, challenge_problem, parse_www_authenticate
-from ociinspect.digest import Digest, sha256
+from ociinspect.distribution import auth
+from ociinspect.distribution import client as registry
+from ociinspect.distribution import protocol as distribution
+from ociinspect.distribution.challenge import Challenge, challenge_problem, parse_www_authenticate
+from ociinspect.distribution.retry import RetryPolicy, parse_retry_after
+from ociinspect.distribution.scope import Scope, merge_scopes, parse_scopes
+from ociinspect.distribution.trace import REDACTED, Exchange, redact_url
 from ociinspect.errors import (
     ArchiveError,
     DigestMismatchError,
@@ -35,10 +39,11 @@ from ociinspect.errors import (
     SizeMismatchError,
     TokenError,
 )
-from ociinspect.models import Index, Manifest, ManifestInfo, parse_document
-from ociinspect.retry import RetryPolicy, parse_retry_after
-from ociinspect.scope import Scope, merge_scopes, parse_scopes
-from ociinspect.trace import REDACTED, Exchange, redact_url
+from ociinspect.layers import contents
+from ociinspect.testing import build
+from ociinspect.values import mediatypes
+from ociinspect.values.digest import Digest, sha256
+from ociinspect.values.models import Index, Manifest, ManifestInfo, parse_document
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

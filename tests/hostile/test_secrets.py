@@ -27,9 +27,12 @@ from kit import make_client
 from rig import ALICE, Registry, seed
 from servers import Reply, Request, ScriptedServer, Tls, always, challenge_401, json_reply, redirect
 
-from ociinspect import auth
-from ociinspect.challenge import Challenge
-from ociinspect.credentials import Credentials
+from ociinspect.distribution import auth
+from ociinspect.distribution.challenge import Challenge
+from ociinspect.distribution.client import RegistryClient
+from ociinspect.distribution.credentials import Credentials
+from ociinspect.distribution.retry import RetryPolicy
+from ociinspect.distribution.scope import Scope
 from ociinspect.errors import (
     ChallengeError,
     DeniedError,
@@ -43,9 +46,6 @@ from ociinspect.errors import (
     TransportError,
     UnauthorizedError,
 )
-from ociinspect.registry import RegistryClient
-from ociinspect.retry import RetryPolicy
-from ociinspect.scope import Scope
 from ociinspect.tables import trace_frame
 
 WRONG_PASSWORD = "wrong-password-987"  # noqa: S105 - a test secret

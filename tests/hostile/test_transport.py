@@ -28,8 +28,8 @@ from servers import (
     redirect,
 )
 
-from ociinspect import build
-from ociinspect.credentials import Credentials
+from ociinspect.distribution.credentials import Credentials
+from ociinspect.distribution.retry import RetryPolicy
 from ociinspect.errors import (
     InsecureRedirectError,
     InvalidDocumentError,
@@ -42,7 +42,7 @@ from ociinspect.errors import (
     TooManyRedirectsError,
     TransportError,
 )
-from ociinspect.retry import RetryPolicy
+from ociinspect.testing import build
 
 CREDS = Credentials("alice", "secret-password")
 TOKEN = "hostile-transport-token-42"

@@ -1,5 +1,5 @@
 """The real-registry test rig: docker-registry in three auth modes, a token server, a CDN on
-127.0.0.2 for blob redirects, misbehaving proxies, and images seeded with ociinspect.build.
+127.0.0.2 for blob redirects, misbehaving proxies, and images seeded with ociinspect.testing.build.
 
 Fixtures live in tests/conftest.py; the pieces are importable as ``rig`` (tests/ is on
 sys.path for pytest's default import mode)::
@@ -15,7 +15,7 @@ Modules: :mod:`~rig.registry` (processes, access log), :mod:`~rig.tokenserver`,
 :mod:`~rig.env` (loopback-only environments).
 """
 
-from ociinspect import registry as ociinspect_registry
+from ociinspect.distribution import client as ociinspect_registry
 
 from .cdn import Cdn
 from .httpd import Faults, Recorded

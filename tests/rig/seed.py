@@ -1,4 +1,5 @@
-"""The images every rig registry starts with, built by ociinspect.build and pushed by skopeo.
+"""The images every rig registry starts with, built by ociinspect.testing.build and pushed by
+skopeo.
 
 Seeding happens once per session: a throw-away open registry (no redirect, no auth) receives
 every image through ``skopeo copy --preserve-digests`` (``--all`` for indexes), then its storage
@@ -29,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ociinspect import build
-from ociinspect import mediatypes as mt
-from ociinspect.build import Root
+from ociinspect.testing import build
+from ociinspect.testing.build import Root
+from ociinspect.values import mediatypes as mt
 
 from .env import child_env
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CredentialHelperError, InvalidDocumentError
+from ..errors import CredentialHelperError, InvalidDocumentError
 
 __all__ = [
     "DOCKER_HUB_SERVER",

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
+from ..errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -40,6 +40,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidDocumentError, UnsupportedMediaTypeError
 from . import mediatypes as mt
 from ._validate import (
     Check,
@@ -52,10 +53,9 @@ from ._validate import (
     url_problem,
 )
 from .digest import Digest, sha256
-from .errors import InvalidDocumentError, UnsupportedMediaTypeError
 
 if TYPE_CHECKING:
-    from .platform import Platform
+    from .platforms import Platform
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class ManifestInfo:
     @classmethod
     def from_bytes(cls, raw: bytes, digest: str, media_type: str | None = None) -> ManifestInfo:
         """Parse ``raw`` as JSON (raising InvalidDocumentError) and fill ``media_type``."""
-        from .errors import InvalidDocumentError
+        from ..errors import InvalidDocumentError
 
         try:
             parsed = _json.loads(raw)
@@ -224,7 +224,7 @@ def _read_platform(check: Check, obj: Any, path: str) -> Platform | None:
     check.strings(obj, "features", path)
     if len(check.problems) > before:
         return None
-    from .platform import Platform
+    from .platforms import Platform
 
     try:
         return Platform.from_dict(obj)
@@ -577,7 +577,7 @@ class ImageConfig:
     @property
     def platform(self) -> Platform:
         """The platform this config declares (config.md architecture, os, variant, os.*)."""
-        from .platform import Platform
+        from .platforms import Platform
 
         fields: dict[str, Any] = {"os": self.os, "architecture": self.architecture}
         if self.variant:

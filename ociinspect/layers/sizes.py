@@ -40,13 +40,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import BlobCache
+from ..cache import BlobCache
+from ..errors import OCIInspectError
+from ..sources.base import RangeSource, Source
+from ..values.digest import Digest
+from ..values.models import Descriptor
 from .compression import gzip_isize, zstd_content_size
 from .contents import LayerListing
-from .digest import Digest
-from .errors import OCIInspectError
-from .models import Descriptor
-from .sources.base import RangeSource, Source
 
 #: What :func:`uncompressed_sizes` may do: no I/O, one small read per layer, or stream them.
 MODES = ("none", "estimate", "exact")
@@ -73,7 +73,7 @@ MULTI_PART = (
 )
 _META_KEY = "uncompressed"
 _WORKERS = 8
-log = logging.getLogger("ociinspect.sizes")
+log = logging.getLogger("ociinspect.layers.sizes")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Entries are built with :func:`file`, :func:`directory`, :func:`symlink`, :func:`
 :func:`whiteout` and :func:`opaque_whiteout` (image-spec layer.md "Whiteouts"),
 :func:`char_device`, :func:`block_device` and :func:`fifo`; :func:`layer` writes them as a layer
 blob (image-spec layer.md) whose ``diff_id`` is the digest of the uncompressed tar (config.md
-"rootfs.diff_ids"). Use them as ``ociinspect.build.X``: :mod:`ociinspect.build` re-exports them
-and builds images, indexes and layouts over the blobs.
+"rootfs.diff_ids"). Use them as ``ociinspect.testing.build.X``: :mod:`ociinspect.testing.build`
+re-exports them and builds images, indexes and layouts over the blobs.
 
 - tar: PAX format (``tarfile.PAX_FORMAT``; an extended header appears only where a name or value
   needs one, never a global header), entries sorted by path unless ``sort=False``, mtime fixed
@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import mediatypes as mt
-from .digest import sha256
+from ..values import mediatypes as mt
+from ..values.digest import sha256
 
 __all__ = [
     "DEFAULT_MTIME",

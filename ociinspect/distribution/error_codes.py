@@ -1,7 +1,7 @@
 """What a registry's failed answer means: its ``{"errors": [...]}`` body and status as an error.
 
-No I/O: :mod:`ociinspect.registry` reads the body (up to :data:`MAX_ERROR_BODY` bytes) and the
-challenge, then raises what :func:`answer_error` or :func:`token_refused` returns.
+No I/O: :mod:`ociinspect.distribution.client` reads the body (up to :data:`MAX_ERROR_BODY` bytes)
+and the challenge, then raises what :func:`answer_error` or :func:`token_refused` returns.
 
 Specs: OCI distribution-spec v1.1 spec.md "Error Codes" (the body's shape; MANIFEST_UNKNOWN,
 BLOB_UNKNOWN, NAME_UNKNOWN, DENIED, TOOMANYREQUESTS); RFC 6750 section 3.1 (the ``error`` of a
@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import (
+from ..errors import (
     AuthError,
     DeniedError,
     NotFoundError,

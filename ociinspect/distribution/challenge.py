@@ -1,6 +1,6 @@
 """``WWW-Authenticate`` challenges: parse them, pick the one to answer, say why one cannot be.
 
-The first step of registry authentication, before any token (:mod:`ociinspect.auth`)::
+The first step of registry authentication, before any token (:mod:`ociinspect.distribution.auth`)::
 
     401 + WWW-Authenticate  --parse_www_authenticate-->  [Challenge, ...]
         --select_challenge-->  Challenge  --challenge_problem-->  None, or a ChallengeError reason

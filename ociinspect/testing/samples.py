@@ -18,8 +18,8 @@ layer  compression  what it does
 
 and a history of thirteen steps, eight of them ``empty_layer`` (ENV, LABEL, WORKDIR, USER,
 EXPOSE, VOLUME, ENTRYPOINT, CMD). Nothing reads the clock or the machine: ``python -m
-ociinspect.samples OUTDIR`` writes the same bytes everywhere, which a test checks against the
-shipped copy file by file.
+ociinspect.testing.samples OUTDIR`` writes the same bytes everywhere, which a test checks against
+the shipped copy file by file.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from ..values import mediatypes as mt
 from . import build
-from . import mediatypes as mt
 
 PLATFORMS = ("linux/amd64", "linux/arm64/v8", "linux/arm/v7")
 TAGS = ("latest", "1.0")
@@ -231,9 +231,9 @@ def _clear(directory: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ociinspect.samples OUTDIR [--force]``."""
+    """``python -m ociinspect.testing.samples OUTDIR [--force]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m ociinspect.samples",
+        prog="python -m ociinspect.testing.samples",
         description="Write the bundled sample OCI layout (byte for byte reproducible).",
     )
     parser.add_argument("outdir", type=Path, help="directory to write (empty or absent)")

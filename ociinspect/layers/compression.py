@@ -2,8 +2,8 @@
 
 :func:`decompressor` gives the function that turns the iterator of compressed chunks a blob
 arrives in into decompressed pieces of at most 1 MiB each, so that a caller (the tar listing of
-:mod:`ociinspect.contents`) stops a bomb within 1 MiB of its limit; nothing is held beyond one
-piece. Truncated or corrupt streams raise :class:`ArchiveError` naming ``what`` (e.g. the
+:mod:`ociinspect.layers.contents`) stops a bomb within 1 MiB of its limit; nothing is held beyond
+one piece. Truncated or corrupt streams raise :class:`ArchiveError` naming ``what`` (e.g. the
 layer's digest).
 
 - gzip (RFC 1952): ``zlib.decompressobj(wbits=31)``, member after member (section 2.2 allows
@@ -29,7 +29,7 @@ from typing import Any, TypeAlias
 
 import zstandard
 
-from .errors import ArchiveError
+from ..errors import ArchiveError
 
 __all__ = ["Decompress", "decompressor", "gzip_isize", "zstd_content_size"]
 

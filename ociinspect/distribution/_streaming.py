@@ -13,8 +13,8 @@ import queue
 import threading
 from collections.abc import Generator, Iterable
 
-from .digest import Digest, Verifier
-from .errors import SizeLimitError, SizeMismatchError
+from ..errors import SizeLimitError, SizeMismatchError
+from ..values.digest import Digest, Verifier
 
 __all__ = ["HASH_AHEAD", "HashAhead", "verified"]
 

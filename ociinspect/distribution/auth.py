@@ -1,7 +1,7 @@
 """Registry token authentication without I/O: token requests, tokens and the token cache.
 
 registry.py does the HTTP; this module only decides. The flow it drives, once a challenge was
-chosen (:mod:`ociinspect.challenge`)::
+chosen (:mod:`ociinspect.distribution.challenge`)::
 
     Bearer: TokenRequest.from_challenge(challenge, scopes, account=username)
         .url()/.params() -> GET realm?query (Docker token spec), or .oauth2_form(refresh_token)
@@ -10,9 +10,9 @@ chosen (:mod:`ociinspect.challenge`)::
     Basic: basic_authorization(username, password) is the header value; there is no token.
 
 Specs: distribution's docs/spec/auth/token.md, oauth.md and scope.md (the Docker token protocol,
-"the token spec"; scopes are :mod:`ociinspect.scope`), RFC 6750 (Bearer), RFC 7617 (Basic).
-Nothing here returns or prints a token or a password except ``Token.value``/``Token.authorization``
-and :func:`basic_authorization`.
+"the token spec"; scopes are :mod:`ociinspect.distribution.scope`), RFC 6750 (Bearer), RFC 7617
+(Basic). Nothing here returns or prints a token or a password except
+``Token.value``/``Token.authorization`` and :func:`basic_authorization`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
+from ..errors import SizeLimitError, TokenError
 from .challenge import Challenge, challenge_problem
-from .errors import SizeLimitError, TokenError
 from .scope import Scope, merge_scopes, parse_scopes
 
 __all__ = [

@@ -1,8 +1,8 @@
 """Layers applied in order: the merged filesystem, with whiteouts, and the space it wastes.
 
 :func:`merge`, :func:`wasted` and :func:`analyse` take the listings of
-:func:`ociinspect.contents.iter_entries` (bottom layer first) and apply them with the rules of
-image-spec layer.md: "Whiteouts" (``.wh.<name>`` removes ``<name>`` and its subtree from lower
+:func:`ociinspect.layers.contents.iter_entries` (bottom layer first) and apply them with the rules
+of image-spec layer.md: "Whiteouts" (``.wh.<name>`` removes ``<name>`` and its subtree from lower
 layers; "Opaque Whiteout" ``.wh..wh..opq`` hides every lower-layer child of its directory;
 whiteouts apply only to lower layers and never appear in the result) and "Applying Changesets",
 "Changeset over existing files" (a later entry replaces an earlier one at the same path; a
@@ -10,8 +10,8 @@ directory over a directory only updates its metadata; anything else over a direc
 directory's subtree).
 
 Which entry is a whiteout, and of what, is read when listing (``Entry.whiteout``,
-``Entry.whiteout_target``, by :mod:`ociinspect.contents`); this module applies them. Paths are
-compared in their lossless form, so two different undecodable names never collide.
+``Entry.whiteout_target``, by :mod:`ociinspect.layers.contents`); this module applies them. Paths
+are compared in their lossless form, so two different undecodable names never collide.
 """
 
 from __future__ import annotations

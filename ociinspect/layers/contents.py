@@ -1,12 +1,12 @@
 """Layer contents: a streamed listing of the tar entries of one layer blob.
 
 Listing (:func:`iter_entries`) reads a layer blob as the iterator of byte chunks it arrives in,
-decompresses on the fly (:mod:`ociinspect.compression`) and lists the tar entries without
+decompresses on the fly (:mod:`ociinspect.layers.compression`) and lists the tar entries without
 extracting anything and without holding the layer in memory: file data is skipped, not buffered.
 Decompressed bytes are counted and hashed as they pass, so the exact uncompressed size and the
 ``diff_id`` (image-spec config.md, "rootfs.diff_ids": the digest of the uncompressed tar) are known
 when the listing ends. Applying the listed layers one over another (whiteouts, wasted space) is
-:mod:`ociinspect.overlay`.
+:mod:`ociinspect.layers.overlay`.
 
 How the archive is read, and why:
 
@@ -37,8 +37,8 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..errors import ArchiveError, OCIInspectError, SizeLimitError
 from .compression import decompressor
-from .errors import ArchiveError, OCIInspectError, SizeLimitError
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -1,7 +1,7 @@
 """The distribution spec's rules for requests and answers, without I/O.
 
-:mod:`ociinspect.registry` sends the requests; this module says where they go and what the
-answers mean. The rules and the sections of the OCI distribution-spec v1.1 (``spec.md``) they
+:mod:`ociinspect.distribution.client` sends the requests; this module says where they go and what
+the answers mean. The rules and the sections of the OCI distribution-spec v1.1 (``spec.md``) they
 follow:
 
 - addressing: ``/v2/<name>/...`` endpoints ("Endpoints"), Docker Hub's API host, plain http for
@@ -15,8 +15,8 @@ follow:
   ``<alg>-<encoded>`` fallback tag, and an empty index when neither is there;
 - RFC 9110 section 8.6: ``Content-Length`` is 1*DIGIT.
 
-A failed answer's body ("Error Codes") is read by :mod:`ociinspect.error_codes`; redirects
-(RFC 9110 section 15.4) by :mod:`ociinspect.redirects`.
+A failed answer's body ("Error Codes") is read by :mod:`ociinspect.distribution.error_codes`;
+redirects (RFC 9110 section 15.4) by :mod:`ociinspect.distribution.redirects`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from . import mediatypes
-from .digest import Digest
-from .errors import (
+from ..errors import (
     DigestMismatchError,
     InsecureCredentialsError,
     InvalidDigestError,
@@ -37,8 +35,10 @@ from .errors import (
     RegistryError,
     UnsupportedMediaTypeError,
 )
-from .models import ManifestInfo
-from .reference import (
+from ..values import mediatypes
+from ..values.digest import Digest
+from ..values.models import ManifestInfo
+from ..values.reference import (
     DEFAULT_REGISTRY,
     DOCKER_HUB_API_HOST,
     LEGACY_DEFAULT_REGISTRY,

@@ -1,7 +1,7 @@
 """One redirect hop, decided without I/O: where it goes, with which method, what it may carry.
 
-:mod:`ociinspect.registry` runs the one redirect loop (hop count, loops, dropping credentials);
-:func:`next_hop` is its rule for each hop:
+:mod:`ociinspect.distribution.client` runs the one redirect loop (hop count, loops, dropping
+credentials); :func:`next_hop` is its rule for each hop:
 
 - RFC 9110 section 15.4: 301, 302, 303, 307 and 308 with a ``Location``, a URI reference
   resolved against the request's URL (section 10.2.2); only http(s) targets are followed;
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .distribution import origin
-from .errors import InsecureRedirectError, RedirectError
+from ..errors import InsecureRedirectError, RedirectError
+from .protocol import origin
 from .trace import redact_url
 
 __all__ = ["REDIRECT_STATUSES", "Hop", "next_hop"]

@@ -16,8 +16,8 @@ The grammar is distribution/reference's (``reference.go``; regexes in ``regexp.g
     tag               := /[\\w][\\w.-]{0,127}/
     digest            := algorithm ":" hex
     algorithm         := /[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*/
-    hex               := /[0-9a-fA-F]{32,}/     ; then validated by ociinspect.digest (exact length)
-    identifier        := /[a-f0-9]{64}/         ; an image ID, never a repository name
+    hex               := /[0-9a-fA-F]{32,}/     ; then validated by ociinspect.values.digest (exact
+    length) identifier        := /[a-f0-9]{64}/         ; an image ID, never a repository name
 
 Normalisation (``normalize.go``): a first component is a registry host when it contains ``.``
 or ``:``, is ``localhost``, or has an uppercase letter; otherwise the registry is ``docker.io``
@@ -52,8 +52,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 
+from ..errors import InvalidDigestError, InvalidReferenceError
 from .digest import Digest
-from .errors import InvalidDigestError, InvalidReferenceError
 
 #: Docker Hub as written in normalised references, and the host its API answers on.
 DEFAULT_REGISTRY = "docker.io"

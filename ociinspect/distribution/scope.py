@@ -1,8 +1,8 @@
 """Resource scopes of the Docker token protocol: ``type:name:action,...``.
 
 A scope says what a token is for (``repository:library/alpine:pull``). Bearer challenges name
-one in their ``scope`` param (:attr:`ociinspect.challenge.Challenge.scopes`) and token requests
-ask for them (:class:`ociinspect.auth.TokenRequest`). No I/O.
+one in their ``scope`` param (:attr:`ociinspect.distribution.challenge.Challenge.scopes`) and token
+requests ask for them (:class:`ociinspect.distribution.auth.TokenRequest`). No I/O.
 
 Spec: distribution's docs/spec/auth/scope.md ("Resource Scope Grammar").
 """

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .errors import InvalidDocumentError
+from ..errors import InvalidDocumentError
 
 #: containerd ``specifierRe``: what each of os, architecture and variant may contain.
 _COMPONENT = re.compile(r"[A-Za-z0-9_.-]+")

@@ -1,4 +1,4 @@
-"""Private: the JSON-shape checks behind :mod:`ociinspect.models`.
+"""Private: the JSON-shape checks behind :mod:`ociinspect.values.models`.
 
 :class:`Check` reads fields of a parsed JSON document by path and collects every problem as
 ``"path: problem"``, so one error names each bad field (``layers[2].digest: invalid digest ...``);
@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import InvalidDigestError, InvalidDocumentError
 from .digest import ALGORITHMS, Digest, is_grammatical
-from .errors import InvalidDigestError, InvalidDocumentError
 
 #: image-spec schema/defs-descriptor.json "mediaType" (RFC 6838 section 4.2 restricted names).
 _MEDIA_TYPE = re.compile(

@@ -3,7 +3,7 @@
 The builder is what the test rig seeds registries with and what makes the bundled sample image,
 so the same inputs must give the same digests on every machine::
 
-    from ociinspect import build
+    from ociinspect.testing import build
 
     base = build.layer([build.directory("etc"), build.file("etc/hostname", b"box\\n")])
     app = build.layer([build.file("app/run.sh", b"#!/bin/sh\\n", mode=0o755)], compression="zstd")
@@ -18,7 +18,7 @@ so the same inputs must give the same digests on every machine::
 
 How reproducibility is reached (each is a rule of the builder, not an accident):
 
-- tar and its compression: see :mod:`ociinspect.build_layers`, which writes the layers
+- tar and its compression: see :mod:`ociinspect.testing.build_layers`, which writes the layers
   (:func:`layer` and the entry functions, re-exported here).
 - JSON: ``sort_keys=True``, compact separators ``(",", ":")``, UTF-8 without ASCII escapes,
   no trailing newline. Digests are taken over exactly the bytes written.
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from . import mediatypes as mt
+from ..values import mediatypes as mt
 from .build_layers import (
     DEFAULT_MTIME,
     Blob,
