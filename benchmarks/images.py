@@ -38,7 +38,7 @@ _PART = 64 * 1024 * 1024
 _CHUNK = 4 * 1024 * 1024
 
 
-def _image(platform: str) -> build.Image:
+def _image(platform: str) -> build.BuiltImage:
     arch = platform.replace("/", "-")
     layers = [
         build.layer(
@@ -97,7 +97,7 @@ def _image(platform: str) -> build.Image:
     )
 
 
-def multi() -> build.Index:
+def multi() -> build.BuiltIndex:
     """The 8-platform index with attestations (16 entries)."""
     return build.index([_image(p) for p in PLATFORMS])
 

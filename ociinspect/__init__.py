@@ -19,9 +19,8 @@ classes of :mod:`ociinspect.errors`, all subclasses of ``errors.OCIInspectError`
 
 from __future__ import annotations
 
-from importlib import resources
-
 from . import errors
+from ._sample import SAMPLE
 from .api import (
     compare,
     config,
@@ -36,21 +35,23 @@ from .api import (
     tags,
     wasted,
 )
+from .distribution.credentials import Credentials
 from .navigation import Image, ImageIndex, image, open
-
-#: The bundled sample (an OCI layout, package data), as a reference every function accepts.
-#: Made by :mod:`ociinspect.testing.samples` (not imported here, so ``python -m`` can run it).
-SAMPLE = f"oci:{resources.files(__name__).joinpath('sample')}:latest"
+from .session import Session, Settings, default_session, set_default_session
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SAMPLE",
+    "Credentials",
     "Image",
     "ImageIndex",
+    "Session",
+    "Settings",
     "__version__",
     "compare",
     "config",
+    "default_session",
     "env",
     "errors",
     "files",
@@ -62,6 +63,7 @@ __all__ = [
     "open",
     "platforms",
     "referrers",
+    "set_default_session",
     "tags",
     "wasted",
 ]

@@ -5,11 +5,9 @@ Every function takes ``ref``: a reference string (``alpine:3.20``, ``docker://â€
 or an :class:`~ociinspect.navigation.Image` / :class:`~ociinspect.navigation.ImageIndex`
 already open, which is then reused without fetching its manifest again.
 ``platform=`` (``"linux/arm64"``) picks an image of an index (default: linux/amd64, else
-this machine's, else the only one; see :mod:`ociinspect.navigation`). Other keyword arguments
-go to the source:
-``client=`` (a :class:`~ociinspect.distribution.client.RegistryClient`), ``cache=`` (a
-:class:`~ociinspect.cache.BlobCache`, or None for no disk cache), ``offline=`` (answer from the
-disk cache only; see :mod:`ociinspect.sources.registry`) and ``progress=``.
+this machine's, else the only one; see :mod:`ociinspect.navigation`). ``session=`` (a
+:class:`~ociinspect.session.Session`) says whose client, credentials, disk cache, memory and
+settings (offline, progress) a call uses; without it, the process's default session.
 
 Uncompressed sizes (``sizes=`` of :func:`layers` and :func:`platforms`, see
 :mod:`ociinspect.layers.sizes`): ``"none"`` uses only what is known without a request (uncompressed
@@ -21,7 +19,7 @@ not (an index of 8 images of 10 layers would cost 80 requests): pass ``sizes="es
 
 Progress: streaming a layer (:func:`files`, :func:`filesystem`, :func:`wasted`) shows a bar
 for layers of 8 MiB or more; ``progress=True`` shows one for every layer, ``progress=False`` (or
-``OCIINSPECT_PROGRESS=0``) none.
+a session made with ``progress=False``, e.g. from ``OCIINSPECT_PROGRESS=0``) none.
 
 All tables are :class:`~ociinspect.tables.Table`\\ s; their columns are documented in
 :mod:`ociinspect.tables`.
@@ -32,17 +30,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any
 
 from .errors import ArchiveError, PlatformNotFoundError
-from .layers.contents import Entry as TarEntry
-from .layers.contents import Limits, iter_entries
+from .layers.contents import Limits, TarEntry, iter_entries
 from .layers.overlay import analyse
-from .layers.sizes import cache_of, listing_size, remember, uncompressed_sizes
-from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry, Image, ImageIndex
+from .layers.sizes import cache_of, listing_size, uncompressed_sizes
+from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Image, ImageIndex, IndexEntry
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
-from .progress import Progress, bar_for, counted
+from .progress import NullProgress, Progress, bar_for, counted
+from .session import Session
 from .sources import Source, open_source
 from .tables import (
     Comparison,
@@ -68,14 +65,14 @@ from .values.platforms import Platform
 Ref = str | Image | ImageIndex
 
 
-def _open(ref: Ref, options: dict[str, Any]) -> Image | ImageIndex:
+def _open(ref: Ref, session: Session | None) -> Image | ImageIndex:
     if isinstance(ref, (Image, ImageIndex)):
         return ref
-    return _open_ref(ref, **options)
+    return _open_ref(ref, session=session)
 
 
-def _image(ref: Ref, platform: Platform | str | None, options: dict[str, Any]) -> Image:
-    return _choose_image(_open(ref, options), platform)
+def _image(ref: Ref, platform: Platform | str | None, session: Session | None) -> Image:
+    return _choose_image(_open(ref, session), platform)
 
 
 def _config(img: Image) -> ImageConfig | None:
@@ -95,7 +92,7 @@ def _single_row(img: Image) -> Loaded:
     except Exception as exc:  # shown in the error column, like a failing index entry
         manifest = img.manifest
         desc = img.descriptor or Descriptor(manifest.media_type, img.digest, len(manifest.raw))
-        return Entry(0, desc, IMAGE), exc, None
+        return IndexEntry(0, desc, IMAGE), exc, None
     desc = img.descriptor or Descriptor(
         img.manifest.media_type,
         img.digest,
@@ -103,7 +100,7 @@ def _single_row(img: Image) -> Loaded:
         platform=config.platform if config is not None else None,
     )
     kind = ARTIFACT if img.manifest.is_artifact else IMAGE
-    return Entry(0, desc, kind), img.manifest, config
+    return IndexEntry(0, desc, kind), img.manifest, config
 
 
 def _loaded(index: ImageIndex) -> list[Loaded]:
@@ -137,7 +134,8 @@ def platforms(
     ref: Ref,
     platform: Platform | str | None = None,
     sizes: str = "none",
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """Every entry of an index: images, attestations (with the image they ``describe``),
     nested indexes and artifacts, with sizes, layer counts and creation times. Manifests and
@@ -145,7 +143,7 @@ def platforms(
     With ``platform``, only the matching images and their attestations.
     A single image gives one row. ``uncompressed_size`` follows ``sizes`` (default ``"none"``:
     no request; ``"estimate"`` costs one request per distinct layer; see the module doc)."""
-    found = _open(ref, source_options)
+    found = _open(ref, session)
     if isinstance(found, Image):
         rows = [_single_row(_choose_image(found, platform))]
     else:
@@ -155,7 +153,8 @@ def platforms(
     layers = [
         d for e, doc, _ in rows if e.kind == IMAGE and isinstance(doc, Manifest) for d in doc.layers
     ]
-    return platforms_frame(rows, uncompressed_sizes(found.source, layers, sizes))
+    unpacked = uncompressed_sizes(found.source, layers, found.session.sizes, sizes)
+    return platforms_frame(rows, unpacked)
 
 
 # --------------------------------------------------------------------------- one image
@@ -165,67 +164,79 @@ def layers(
     ref: Ref,
     platform: Platform | str | None = None,
     sizes: str = "estimate",
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """The image's layers, bottom first: digest, media type, compression, size, share of the
     image, uncompressed size (exact or estimated, per ``sizes``: see the module doc), diff_id
     and the history step that made each one."""
-    img = _image(ref, platform, source_options)
-    unpacked = uncompressed_sizes(img.source, img.layers, sizes)
+    img = _image(ref, platform, session)
+    unpacked = uncompressed_sizes(img.source, img.layers, img.session.sizes, sizes)
     return layers_frame(img.manifest, _config(img), unpacked)
 
 
-def history(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+def history(
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
     """Every history step, empty or not, with the layer (position, size) it made."""
-    img = _image(ref, platform, source_options)
+    img = _image(ref, platform, session)
     return history_frame(img.config, img.manifest)
 
 
-def config(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+def config(
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
     """A one-row summary of the image config (platform, created, user, entrypoint, cmd, â€¦)."""
-    img = _image(ref, platform, source_options)
+    img = _image(ref, platform, session)
     return config_frame(img.config, img.manifest)
 
 
-def env(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+def env(
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
     """The config's environment variables as ``key``, ``value``."""
-    return env_frame(_image(ref, platform, source_options).config)
+    return env_frame(_image(ref, platform, session).config)
 
 
-def labels(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+def labels(
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
     """The config's labels as ``key``, ``value``."""
-    return labels_frame(_image(ref, platform, source_options).config)
+    return labels_frame(_image(ref, platform, session).config)
 
 
 def referrers(
     ref: Ref,
     platform: Platform | str | None = None,
     artifact_type: str | None = None,
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """Artifacts (SBOMs, signatures, attestations) whose ``subject`` is the image (for an
     index, the image of ``platform`` or the default one), optionally of one ``artifact_type``.
     A registry without the referrers API is asked for the ``sha256-<hex>`` tag fallback; none
     found gives an empty table."""
-    return referrers_frame(_image(ref, platform, source_options).referrers(artifact_type))
+    return referrers_frame(_image(ref, platform, session).referrers(artifact_type))
 
 
-def tags(ref: Ref, platform: Platform | str | None = None, **source_options: Any) -> Table:
+def tags(
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
     """The repository's tags (a registry is asked only now, page by page). ``platform`` is
     accepted for symmetry and ignored: tags belong to the repository."""
     del platform
     if isinstance(ref, (Image, ImageIndex)):
         return tags_frame(ref.source.tags())
-    return tags_frame(open_source(ref, **source_options).tags())
+    return tags_frame(open_source(ref, session).tags())
 
 
 def compare(
-    a: Ref, b: Ref, platform: Platform | str | None = None, **source_options: Any
+    a: Ref, b: Ref, platform: Platform | str | None = None, *, session: Session | None = None
 ) -> Comparison:
     """What changed from image ``a`` to image ``b``: layers shared (by digest, else by
     diff_id), added and removed, with sizes, and the config fields that differ."""
-    left = _image(a, platform, source_options)
-    right = _image(b, platform, source_options)
+    left = _image(a, platform, session)
+    right = _image(b, platform, session)
     return compare_frames(left.manifest, _config(left), right.manifest, _config(right))
 
 
@@ -241,12 +252,18 @@ def _counting(
 
 
 def _open_layer(
-    img: Image, desc: Descriptor, bar: Progress | None, label: str
+    img: Image, desc: Descriptor, bar: Progress | None, label: str, quiet: bool = False
 ) -> AbstractContextManager[Iterator[bytes]]:
     """The layer's chunks; ``bar`` follows the download (a source that ``reports_progress``
     may fetch the whole blob into its cache before yielding) or else the chunks read."""
     source = img.source
     if bar is None:
+        if quiet and getattr(source, "reports_progress", False):
+            silent: AbstractContextManager[Iterator[bytes]]
+            silent = source.open_blob(  # type: ignore[call-arg]
+                desc.digest, desc.size, progress=NullProgress()
+            )
+            return silent
         return source.open_blob(desc.digest, desc.size)
     if getattr(source, "reports_progress", False):
         opened: AbstractContextManager[Iterator[bytes]]
@@ -268,15 +285,17 @@ def _listing(
             "not a tar layer"
         )
     label = f"layer {position + 1}/{len(img.layers)} {desc.digest}"
+    if progress is None and not img.session.settings.progress:
+        progress = False
     bar = bar_for(progress, desc.size, label)
     try:
-        with _open_layer(img, desc, bar, label) as chunks:
+        with _open_layer(img, desc, bar, label, quiet=progress is False) as chunks:
             listing = iter_entries(chunks, compression, limits=limits, what=f"layer {desc.digest}")
             rows = list(listing)
     finally:
         if bar is not None:
             bar.close()
-    remember(desc.digest, listing_size(listing), cache_of(img.source))
+    img.session.sizes.remember(desc.digest, listing_size(listing), cache_of(img.source))
     return rows
 
 
@@ -288,23 +307,19 @@ def _position(img: Image, layer: int | str) -> int:
     return img.layers.index(desc)
 
 
-def _with_progress(options: dict[str, Any], progress: bool | None) -> dict[str, Any]:
-    """Source options that carry ``progress`` to a source opened from a string."""
-    return options if progress is None else {**options, "progress": progress}
-
-
 def files(
     ref: Ref,
     layer: int | str,
     platform: Platform | str | None = None,
     limits: Limits | None = None,
     progress: bool | None = None,
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """Every tar entry of one layer (by position, negative from the top, or digest), as the
     archive lists it, whiteouts included. The layer is streamed, never held in memory; its
     exact uncompressed size is remembered for :func:`layers`."""
-    img = _image(ref, platform, _with_progress(source_options, progress))
+    img = _image(ref, platform, session)
     rows = _listing(img, _position(img, layer), limits, progress)
     return Table.of(files_frame(rows), size_columns=("size",))
 
@@ -321,11 +336,12 @@ def filesystem(
     platform: Platform | str | None = None,
     limits: Limits | None = None,
     progress: bool | None = None,
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """The merged filesystem of all layers (whiteouts applied): one row per path, with the
     layer it comes from."""
-    img = _image(ref, platform, _with_progress(source_options, progress))
+    img = _image(ref, platform, session)
     merged, _ = analyse(_all_layers(img, limits, progress))
     return Table.of(filesystem_frame(merged), size_columns=("size",))
 
@@ -335,12 +351,13 @@ def wasted(
     platform: Platform | str | None = None,
     limits: Limits | None = None,
     progress: bool | None = None,
-    **source_options: Any,
+    *,
+    session: Session | None = None,
 ) -> Table:
     """File copies that layers ship but the merged filesystem does not show (overwritten,
     deleted or hidden), each once. ``attrs`` holds ``wasted_bytes``, ``file_bytes`` and
     ``efficiency`` (1 - wasted/file bytes)."""
-    img = _image(ref, platform, _with_progress(source_options, progress))
+    img = _image(ref, platform, session)
     _, waste = analyse(_all_layers(img, limits, progress))
     out = Table.of(wasted_frame(waste), size_columns=("size",))
     out.attrs.update(

@@ -34,7 +34,7 @@ Integrity:
 
 Eviction is least-recently-used: every read touches the entry's mtime, and when a put takes the
 cache over ``max_bytes`` the oldest entries are deleted (never the one just written). The
-default cache's bound is 10 GiB, or ``OCIINSPECT_CACHE_MAX_BYTES`` (``500M``, ``20G``, bytes).
+session's cache is bounded by its ``cache_max_bytes`` setting (:mod:`ociinspect.session`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -55,6 +54,7 @@ from typing import Any, BinaryIO
 
 from .values.digest import ALGORITHMS, Digest, Verifier
 from .values.models import ManifestInfo
+from .values.streams import verified
 
 GIB = 1024**3
 #: Default bound of a cache's size on disk.
@@ -66,7 +66,6 @@ STALE_TEMP_SECONDS = 24 * 3600
 _CHUNK = 1024**2
 #: Largest metadata or tag file read back (they hold a few small fields).
 MAX_META_BYTES = 64 * 1024
-_OFF = {"0", "off", "false", "no"}
 _ENTRY = re.compile(r"[a-f0-9]+")
 _SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
 
@@ -79,28 +78,6 @@ def parse_size(text: str) -> int:
         raise ValueError(f"not a size: {text!r} (expected bytes, or a number and K, M, G or T)")
     number, unit = int(match.group(1)), match.group(2).lower()
     return number * 1024 ** (" kmgt".index(unit) if unit else 0)
-
-
-def default_cache_dir() -> Path:
-    """``$OCIINSPECT_CACHE_DIR``, else the platform's per-user cache directory for ociinspect.
-
-    Linux and others: ``$XDG_CACHE_HOME/ociinspect`` (an absolute value only, as the XDG base
-    directory spec says) or ``~/.cache/ociinspect``; macOS: ``~/Library/Caches/ociinspect``;
-    Windows: ``%LOCALAPPDATA%\\ociinspect\\Cache``. Written here rather than taken from
-    ``platformdirs``, which is not a dependency of ociinspect.
-    """
-    explicit = os.environ.get("OCIINSPECT_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA", "").strip()
-        base = Path(local) if local else Path.home() / "AppData" / "Local"
-        return base / "ociinspect" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "ociinspect"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "ociinspect"
 
 
 @dataclass(frozen=True)
@@ -123,14 +100,14 @@ class BlobCache:
 
     def __init__(
         self,
-        directory: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str],
         max_bytes: int | None = DEFAULT_MAX_BYTES,
         *,
         verify_limit: int = DEFAULT_VERIFY_LIMIT,
     ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
-        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
+        self.directory = Path(directory).expanduser()
         self.max_bytes = max_bytes
         self.verify_limit = verify_limit
         self._lock = threading.Lock()
@@ -278,7 +255,7 @@ class BlobCache:
         on those or any other exception (the iterator's own included) nothing is left behind.
         """
         key = Digest.parse(digest)
-        return self._store(key, Verifier(key, f"cache entry {key}", size).feed(chunks))
+        return self._store(key, verified(chunks, Verifier(key, f"cache entry {key}", size)))
 
     def put_manifest(self, info: ManifestInfo) -> Path:
         """Store a manifest's exact bytes and remember its media type."""
@@ -486,68 +463,10 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
     return written
 
 
-# -- the process-wide default ------------------------------------------------------------------
-
-_default_lock = threading.Lock()
-_override: list[BlobCache | None] = []  # empty: follow the environment; else [cache or None]
-_automatic: BlobCache | None = None
-
-
-def default_cache() -> BlobCache | None:
-    """The cache ociinspect uses when a caller gives none, or None when caching is off.
-
-    :func:`set_default_cache` wins; otherwise ``OCIINSPECT_CACHE=0`` (or ``off``, ``false``,
-    ``no``) disables caching, and else a :class:`BlobCache` at :func:`default_cache_dir`, bounded
-    by :func:`default_max_bytes`, is made once (again if either changes). The environment is
-    read on every call.
-    """
-    global _automatic
-    with _default_lock:
-        if _override:
-            return _override[0]
-        if os.environ.get("OCIINSPECT_CACHE", "").strip().lower() in _OFF:
-            return None
-        directory, bound = default_cache_dir(), default_max_bytes()
-        if _automatic is None or (_automatic.directory, _automatic.max_bytes) != (directory, bound):
-            _automatic = BlobCache(directory, bound)
-        return _automatic
-
-
-def default_max_bytes() -> int:
-    """``$OCIINSPECT_CACHE_MAX_BYTES`` (``500M``, ``20G``, bytes; see :func:`parse_size`), else
-    :data:`DEFAULT_MAX_BYTES`. A value that does not parse is a ValueError naming it."""
-    text = os.environ.get("OCIINSPECT_CACHE_MAX_BYTES", "").strip()
-    if not text:
-        return DEFAULT_MAX_BYTES
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise ValueError(f"OCIINSPECT_CACHE_MAX_BYTES: {exc}") from None
-
-
-def set_default_cache(cache: BlobCache | None) -> None:
-    """Make ``cache`` the process-wide default; ``None`` turns default caching off."""
-    with _default_lock:
-        _override[:] = [cache]
-
-
-def reset_default_cache() -> None:
-    """Forget :func:`set_default_cache`: the environment decides again."""
-    global _automatic
-    with _default_lock:
-        _override.clear()
-        _automatic = None
-
-
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_VERIFY_LIMIT",
     "BlobCache",
     "CacheStats",
-    "default_cache",
-    "default_cache_dir",
-    "default_max_bytes",
     "parse_size",
-    "reset_default_cache",
-    "set_default_cache",
 ]

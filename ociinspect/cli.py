@@ -37,8 +37,10 @@ from .errors import (
     LayerNotFoundError,
     OCIInspectError,
     PlatformNotFoundError,
+    SettingsError,
     SourceError,
 )
+from .session import Session, Settings, default_cache_dir
 from .tables import Comparison, Table
 from .tables.frame import DIGEST_COLUMNS, format_share, format_size
 
@@ -144,12 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 def cache_command(args: argparse.Namespace, out: TextIO) -> None:
     """``ociinspect cache``: print the cache's location, entries and bytes, after clearing or
     pruning it when asked."""
-    from .cache import BlobCache, default_cache, default_cache_dir, default_max_bytes, parse_size
+    from .cache import BlobCache, parse_size
 
-    cache = default_cache()
-    off = cache is None
-    if cache is None:  # caching is off for reads and writes, but the directory may hold data
-        cache = BlobCache(default_cache_dir(), default_max_bytes())
+    settings = Settings.from_env()
+    off = not settings.cache
+    # With caching off for reads and writes, the directory may still hold data: show it.
+    cache = BlobCache(settings.cache_dir or default_cache_dir(), settings.cache_max_bytes)
     if args.max_bytes is not None and args.action != "prune":
         raise UsageError("--max-bytes goes with 'cache prune'")
     if args.action == "clear":
@@ -185,11 +187,20 @@ def _layer(value: str) -> int | str:
         return value
 
 
-def run(args: argparse.Namespace) -> Table | Comparison:
-    """The table a parsed command line asks for."""
-    options: dict[str, Any] = {"cache": None} if args.no_cache else {}
+def session_for(args: argparse.Namespace) -> Session:
+    """The session a command line asks for: the environment's settings, and ``--no-cache``,
+    ``--offline`` on top."""
+    changes: dict[str, Any] = {}
+    if args.no_cache:
+        changes["cache"] = False
     if args.offline:
-        options["offline"] = True
+        changes["offline"] = True
+    return Session(Settings.from_env(**changes))
+
+
+def run(args: argparse.Namespace, session: Session | None = None) -> Table | Comparison:
+    """The table a parsed command line asks for."""
+    options: dict[str, Any] = {"session": session or session_for(args)}
     platform = args.platform
     if args.command == "compare":
         return api.compare(_sample(args.a), _sample(args.b), platform, **options)
@@ -343,7 +354,14 @@ def _status(error: BaseException) -> int:
     """2 for what the user typed (reference, platform, layer), 1 for what happened later."""
     if isinstance(
         error,
-        (InvalidReferenceError, PlatformNotFoundError, LayerNotFoundError, SourceError, UsageError),
+        (
+            InvalidReferenceError,
+            PlatformNotFoundError,
+            LayerNotFoundError,
+            SourceError,
+            SettingsError,
+            UsageError,
+        ),
     ):
         return 2
     if isinstance(error, InvalidDocumentError) and error.what == "platform":
@@ -356,6 +374,13 @@ def _message(error: BaseException) -> str:
     if isinstance(error, (OCIInspectError, UsageError)):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _debug() -> bool:
+    try:
+        return Settings.from_env().debug
+    except SettingsError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -382,7 +407,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as error:  # the one place that turns any failure into one line
-        if os.environ.get("OCIINSPECT_DEBUG"):
+        if _debug():
             raise
         print(f"{PROG}: error: {_message(error)}", file=sys.stderr)
         return _status(error)

@@ -8,6 +8,7 @@ registry's parsed error body only.
 ::
 
     OCIInspectError
+    ├── SettingsError                  (also ValueError) a setting or OCIINSPECT_* variable is bad
     ├── InvalidReferenceError          (also ValueError) a reference string does not parse
     ├── InvalidDigestError             (also ValueError) a digest string does not parse
     ├── DigestMismatchError            bytes do not hash to the digest they were asked for
@@ -44,6 +45,18 @@ from typing import Any
 
 class OCIInspectError(Exception):
     """Base of every error ociinspect raises on purpose."""
+
+
+class SettingsError(OCIInspectError, ValueError):
+    """A setting (or the ``OCIINSPECT_*`` variable it comes from) has a value that cannot be
+    used: ``name`` and ``value`` say which, ``hint`` what would work."""
+
+    def __init__(self, name: str, value: str, hint: str) -> None:
+        self.name = name
+        self.value = value
+        self.hint = hint
+        shown = f" = {value!r}" if value else ""
+        super().__init__(f"setting {name}{shown}: {hint}")
 
 
 class InvalidReferenceError(OCIInspectError, ValueError):

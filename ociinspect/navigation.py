@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundError
+from .session import Session, session_of
 from .sources import Source, open_source
 from .values import mediatypes as mt
 from .values.models import (
@@ -56,7 +57,7 @@ def classify(descriptor: Descriptor) -> str:
 
 
 @dataclass(frozen=True)
-class Entry:
+class IndexEntry:
     """One entry of an index, classified."""
 
     position: int
@@ -77,11 +78,13 @@ class Entry:
         return self.descriptor.reference_digest
 
 
-def entries(index: Index) -> tuple[Entry, ...]:
-    return tuple(Entry(i, d, classify(d)) for i, d in enumerate(index.manifests))
+def entries(index: Index) -> tuple[IndexEntry, ...]:
+    return tuple(IndexEntry(i, d, classify(d)) for i, d in enumerate(index.manifests))
 
 
-def choose(found: Sequence[Entry], platform: Platform | str | None = None) -> tuple[Entry, str]:
+def choose(
+    found: Sequence[IndexEntry], platform: Platform | str | None = None
+) -> tuple[IndexEntry, str]:
     """The entry to use and why (see the module docstring for the rules)."""
     images = [e for e in found if e.kind in (IMAGE, INDEX)]
     if platform is not None:
@@ -130,8 +133,11 @@ class Image:
         descriptor: Descriptor | None = None,
         selection: str | None = None,
         reference: str | None = None,
+        session: Session | None = None,
     ) -> None:
         self.source = source
+        #: The session this image was opened in: its memory of sizes, its trace.
+        self.session = session_of(session)
         self.manifest = manifest
         self.descriptor = descriptor
         self.selection = selection
@@ -227,8 +233,15 @@ class Image:
 class ImageIndex:
     """An OCI image index or Docker manifest list, with its entries classified."""
 
-    def __init__(self, source: Source, index: Index, reference: str | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        index: Index,
+        reference: str | None = None,
+        session: Session | None = None,
+    ) -> None:
         self.source = source
+        self.session = session_of(session)
         self.index = index
         self.reference = reference or source.name
 
@@ -249,7 +262,7 @@ class ImageIndex:
         return self.index.digest
 
     @functools.cached_property
-    def entries(self) -> tuple[Entry, ...]:
+    def entries(self) -> tuple[IndexEntry, ...]:
         return entries(self.index)
 
     @property
@@ -258,24 +271,24 @@ class ImageIndex:
 
     def image(self, platform: Platform | str | None = None) -> Image:
         """The image for ``platform`` (or the default choice), following nested indexes."""
-        return _descend(self.source, self.index, platform, self.reference, 0)
+        return _descend(self.source, self.index, platform, self.reference, 0, self.session)
 
-    def fetch(self, entry: Entry) -> Image | ImageIndex:
+    def fetch(self, entry: IndexEntry) -> Image | ImageIndex:
         """What one entry points at."""
         desc = entry.descriptor
         doc = _document(self.source.manifest(desc.digest, desc.size))
         if isinstance(doc, Index):
-            return ImageIndex(self.source, doc, f"{self.reference}@{desc.digest}")
-        return Image(self.source, doc, desc, None, self.reference)
+            return ImageIndex(self.source, doc, f"{self.reference}@{desc.digest}", self.session)
+        return Image(self.source, doc, desc, None, self.reference, self.session)
 
     def images(
         self, kinds: Sequence[str] = (IMAGE, ATTESTATION), with_config: bool = True
-    ) -> list[tuple[Entry, Image | ImageIndex | Exception]]:
+    ) -> list[tuple[IndexEntry, Image | ImageIndex | Exception]]:
         """Every entry's target, fetched concurrently on the shared session (manifest, then
         config, per entry). A failing entry yields its exception instead of stopping the rest."""
         wanted = [e for e in self.entries if e.kind in kinds]
 
-        def load(entry: Entry) -> Image | ImageIndex | Exception:
+        def load(entry: IndexEntry) -> Image | ImageIndex | Exception:
             try:
                 target = self.fetch(entry)
                 if with_config and isinstance(target, Image) and entry.kind == IMAGE:
@@ -291,7 +304,12 @@ class ImageIndex:
 
 
 def _descend(
-    source: Source, index: Index, platform: Platform | str | None, reference: str, depth: int
+    source: Source,
+    index: Index,
+    platform: Platform | str | None,
+    reference: str,
+    depth: int,
+    session: Session,
 ) -> Image:
     if depth >= MAX_DEPTH:
         raise InvalidDocumentError(f"index {index.digest}", f"nested deeper than {MAX_DEPTH}")
@@ -299,28 +317,31 @@ def _descend(
     desc = entry.descriptor
     doc = _document(source.manifest(desc.digest, desc.size))
     if isinstance(doc, Index):
-        return _descend(source, doc, platform, reference, depth + 1)
-    return Image(source, doc, desc, why, reference)
+        return _descend(source, doc, platform, reference, depth + 1, session)
+    return Image(source, doc, desc, why, reference, session)
 
 
 def open(  # noqa: A001 - the natural name; builtins.open is not used here
-    ref: str | Source, **source_options: object
+    ref: str | Source, *, session: Session | None = None
 ) -> Image | ImageIndex:
-    """What ``ref`` names: an :class:`ImageIndex` or an :class:`Image` (see module docs)."""
-    source = ref if isinstance(ref, Source) else open_source(ref, **source_options)  # type: ignore[arg-type]
+    """What ``ref`` names: an :class:`ImageIndex` or an :class:`Image` (see module docs),
+    opened in ``session`` (default: :func:`~ociinspect.session.default_session`)."""
+    session = session_of(session)
+    source = ref if isinstance(ref, Source) else open_source(ref, session)
     doc = _document(source.root())
     if isinstance(doc, Index):
-        return ImageIndex(source, doc)
-    return Image(source, doc)
+        return ImageIndex(source, doc, session=session)
+    return Image(source, doc, session=session)
 
 
 def image(
     ref: str | Source | Image | ImageIndex,
     platform: Platform | str | None = None,
-    **source_options: object,
+    *,
+    session: Session | None = None,
 ) -> Image:
     """The image ``ref`` names; for an index, the one for ``platform`` (or the default)."""
-    found = ref if isinstance(ref, (Image, ImageIndex)) else open(ref, **source_options)
+    found = ref if isinstance(ref, (Image, ImageIndex)) else open(ref, session=session)
     if isinstance(found, ImageIndex):
         return found.image(platform)
     if platform is not None and found.platform is not None:
@@ -336,7 +357,7 @@ __all__ = [
     "DEFAULT_PLATFORM",
     "IMAGE",
     "INDEX",
-    "Entry",
+    "IndexEntry",
     "Image",
     "ImageIndex",
     "choose",

@@ -20,13 +20,11 @@ and the blob is at least :data:`LARGE` bytes (8 MiB), so small reads stay quiet.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-_OFF = {"0", "off", "false", "no"}
 _URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@\s]*@)?(?P<rest>[^\s?#]*)[^\s]*")
 _LONG_DIGEST = re.compile(r"\b(sha256|sha512):([a-f0-9]{12})[a-f0-9]{20,}")
 MAX_LABEL = 60
@@ -128,20 +126,13 @@ class TqdmProgress(_Base):
         return f"<TqdmProgress {self.label!r} {self.n}/{self.total}>"
 
 
-def progress_enabled(enabled: bool | None = None) -> bool:
-    """The explicit choice if given, else whether ``OCIINSPECT_PROGRESS`` leaves progress on."""
-    if enabled is not None:
-        return enabled
-    return os.environ.get("OCIINSPECT_PROGRESS", "").strip().lower() not in _OFF
-
-
 def make_progress(enabled: bool | None = None, label: str = "", **options: Any) -> Progress:
     """A tqdm bar when enabled and tqdm is importable, else a :class:`NullProgress`.
 
     The result is not started yet; ``label`` is the default that :meth:`Progress.start` (and so
     :class:`ProgressCallback`) falls back to. ``options`` go to tqdm.
     """
-    if progress_enabled(enabled):
+    if enabled is not False:
         try:
             import tqdm.auto  # noqa: F401  (only checking that it is importable)
         except ImportError:
@@ -155,9 +146,9 @@ def bar_for(enabled: bool | None, size: int | None, label: str = "") -> Progress
     """A progress bar for a download of ``size`` bytes, or None when none should show.
 
     ``True``: always (a tqdm bar when tqdm is importable); ``False``: never; ``None``: when
-    :func:`progress_enabled` and ``size`` is at least :data:`LARGE`.
+    ``size`` is at least :data:`LARGE` (a session's ``progress`` setting gives None or False).
     """
-    if enabled is False or not progress_enabled(enabled):
+    if enabled is False:
         return None
     if enabled is None and (size is None or size < LARGE):
         return None
@@ -208,6 +199,5 @@ __all__ = [
     "bar_for",
     "counted",
     "make_progress",
-    "progress_enabled",
     "safe_label",
 ]

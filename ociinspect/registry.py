@@ -6,14 +6,39 @@
     info, tokens = manifest("docker.io", "library/alpine", "3.20")
     config = blob("docker.io", "library/alpine", info.manifest.config.digest, tokens)
 
-Everything else of the distribution client is :mod:`ociinspect.distribution`; these functions
-use the default :class:`~ociinspect.session.Session`'s client.
+Both use the default :class:`~ociinspect.session.Session`'s client (its token cache, its
+connections, its trace). A ``token_cache`` other than that session's is used for that call
+only, with the same transport and trace. Everything else of the distribution client is in
+:mod:`ociinspect.distribution`.
 """
 
 from __future__ import annotations
 
 from .distribution.auth import TokenCache
-from .distribution.client import RegistryClient, blob, default_client, manifest
+from .distribution.client import RegistryClient
+from .session import default_session
 from .values.models import ManifestInfo
 
-__all__ = ["ManifestInfo", "RegistryClient", "TokenCache", "blob", "default_client", "manifest"]
+
+def _client_for(token_cache: TokenCache | None) -> RegistryClient:
+    shared = default_session().client
+    if token_cache is None or token_cache is shared.token_cache:
+        return shared
+    return shared.with_token_cache(token_cache)
+
+
+def manifest(
+    registry: str, repo: str, reference: str, token_cache: TokenCache | None = None
+) -> tuple[ManifestInfo, TokenCache | None]:
+    """Fetch ``repo:reference`` (tag or digest), verified. Returns the manifest and the token
+    cache used."""
+    client = _client_for(token_cache)
+    return client.get_manifest(registry, repo, reference), client.token_cache
+
+
+def blob(registry: str, repo: str, digest: str, token_cache: TokenCache | None = None) -> bytes:
+    """Download a blob (layer or config), verified against ``digest``."""
+    return _client_for(token_cache).get_blob(registry, repo, digest)
+
+
+__all__ = ["ManifestInfo", "TokenCache", "blob", "manifest"]

@@ -29,19 +29,6 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield directory
 
 
-@pytest.fixture
-def fresh_memory() -> Iterator[None]:
-    """Nothing learned in memory (uncompressed sizes, tag hints) around a test: a new process."""
-    from ociinspect.layers import sizes
-    from ociinspect.sources.registry import clear_tag_hints
-
-    sizes.forget()
-    clear_tag_hints()
-    yield
-    sizes.forget()
-    clear_tag_hints()
-
-
 @pytest.fixture(scope="session")
 def rig_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session temp directory for registry storage, logs and skopeo's HOME."""

@@ -9,13 +9,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from rig import Registry, seed
+from rig import Registry, rig_session, seed
 from rig.env import child_env
 
 import ociinspect as oi
-from ociinspect import api
-from ociinspect import navigation as oimage
-from ociinspect.distribution.client import RegistryClient
+from ociinspect import api, navigation
 from ociinspect.errors import PlatformNotFoundError
 from ociinspect.tables import PLATFORMS_COLUMNS, REFERRERS_COLUMNS, Table
 from ociinspect.testing import build
@@ -25,8 +23,8 @@ registry = pytest.mark.registry
 
 
 def opts() -> dict[str, Any]:
-    """Source options: a fresh client that reads no user credentials, and no disk cache."""
-    return {"client": RegistryClient(credential_lookup=None, sleep=lambda s: None), "cache": None}
+    """A fresh session that reads no user credentials, with no disk cache."""
+    return {"session": rig_session()}
 
 
 def skopeo(*args: str, home: Path) -> None:
@@ -188,7 +186,7 @@ def test_every_function_takes_a_platform(registry_open: Registry, function: Any)
 def test_an_open_index_is_reused_without_fetching_again(registry_open: Registry) -> None:
     """Passing an ImageIndex fetches only what the table needs, never the index again."""
     found = oi.open(registry_open.ref(seed.MULTI), **opts())
-    assert isinstance(found, oimage.ImageIndex)
+    assert isinstance(found, navigation.ImageIndex)
     registry_open.reset()
     oi.layers(found, platform="linux/arm64")
     manifests = [r for r in registry_open.requests() if "/manifests/" in r.path]
@@ -245,7 +243,7 @@ def test_layer_contents_of_a_registry_image(registry_open: Registry) -> None:
 # --------------------------------------------------------------------------- local sources
 
 
-def _image() -> build.Image:
+def _image() -> build.BuiltImage:
     steps = [build.Step("ADD /"), build.Step("ENV A=1", empty_layer=True), build.Step("COPY x")]
     layers = [build.layer([build.file("etc/a", "a\n")]),
               build.layer([build.file("x", b"x" * 3000)], "none")]
@@ -300,10 +298,10 @@ def test_a_docker_archive_from_skopeo_keeps_diff_ids_and_history(tmp_path: Path)
 def test_the_sample_opens_by_its_reference_string() -> None:
     """SAMPLE is an oci: reference that opens an index of three images."""
     found = oi.open(oi.SAMPLE)
-    assert isinstance(found, oimage.ImageIndex)
+    assert isinstance(found, navigation.ImageIndex)
     assert found.platforms == ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
     arm = oi.image(oi.SAMPLE, "linux/arm")
-    assert isinstance(arm, oimage.Image) and str(arm.platform) == "linux/arm/v7"
+    assert isinstance(arm, navigation.Image) and str(arm.platform) == "linux/arm/v7"
 
 
 def test_top_level_names_are_functions_and_modules_stay_modules() -> None:
@@ -313,7 +311,7 @@ def test_top_level_names_are_functions_and_modules_stay_modules() -> None:
 
     assert callable(contents.iter_entries) and callable(navigation.ImageIndex)
     assert isinstance(oi.layers(oi.SAMPLE), Table)
-    assert isinstance(oi.image(oi.SAMPLE, "linux/amd64"), oimage.Image)
+    assert isinstance(oi.image(oi.SAMPLE, "linux/amd64"), navigation.Image)
 
 
 # --------------------------------------------------------------------------- notebook HTML
@@ -323,7 +321,7 @@ def test_top_level_names_are_functions_and_modules_stay_modules() -> None:
 def test_notebook_html_fetches_nothing(registry_open: Registry) -> None:
     """Rendering an index or an image shows what is loaded and sends no request."""
     index = oi.open(registry_open.ref(seed.MULTI), **opts())
-    assert isinstance(index, oimage.ImageIndex)
+    assert isinstance(index, navigation.ImageIndex)
     img = index.image("linux/arm64")
     registry_open.reset()
     index_html, image_html = index._repr_html_(), img._repr_html_()

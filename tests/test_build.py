@@ -25,7 +25,7 @@ def _tiny_layer(compression: build.Compression = "none") -> build.Blob:
     return build.layer([build.file("hello.txt", b"hello\n")], compression=compression)
 
 
-def _sample() -> build.Index:
+def _sample() -> build.BuiltIndex:
     """A small index touching every builder feature."""
     images = []
     for platform in ("linux/amd64", "linux/arm64/v8"):
@@ -186,7 +186,7 @@ ENTRY_CASES = [
     ],
 )
 def test_entry_types_appear_in_the_tar_as_specified(
-    entry: build.Entry, expected: dict[str, object]
+    entry: build.Member, expected: dict[str, object]
 ) -> None:
     """Each entry constructor yields exactly one tar member with the promised header."""
     (member,) = _members(build.layer([entry]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ociinspect import cache as cache_module
-from ociinspect.cache import BlobCache, CacheStats, default_cache, default_cache_dir
+from ociinspect.cache import BlobCache, CacheStats
 from ociinspect.errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
 from ociinspect.values.digest import Digest
 from ociinspect.values.models import ManifestInfo
@@ -40,13 +39,6 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def cache(root: Path) -> BlobCache:
     return BlobCache(root, max_bytes=None)
-
-
-@pytest.fixture(autouse=True)
-def _forget_default() -> Iterator[None]:
-    cache_module.reset_default_cache()
-    yield
-    cache_module.reset_default_cache()
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -421,93 +413,3 @@ def test_processes_sharing_a_directory_all_succeed(root: Path) -> None:
     assert not any(name.startswith(".") for name in os.listdir(root / "blobs" / "sha256"))
 
 
-# -- where the cache lives, and the default ------------------------------------------------------
-
-DIRS = [
-    ("linux", {"OCIINSPECT_CACHE_DIR": "{tmp}/explicit"}, "{tmp}/explicit"),
-    ("win32", {"OCIINSPECT_CACHE_DIR": "{tmp}/explicit"}, "{tmp}/explicit"),
-    ("linux", {"XDG_CACHE_HOME": "{tmp}/xdg"}, "{tmp}/xdg/ociinspect"),
-    ("linux", {"XDG_CACHE_HOME": "relative/xdg"}, "{tmp}/home/.cache/ociinspect"),
-    ("linux", {}, "{tmp}/home/.cache/ociinspect"),
-    ("darwin", {"XDG_CACHE_HOME": "{tmp}/xdg"}, "{tmp}/home/Library/Caches/ociinspect"),
-    ("win32", {"LOCALAPPDATA": "{tmp}/local"}, "{tmp}/local/ociinspect/Cache"),
-]
-
-
-@pytest.mark.parametrize(
-    ("platform", "env", "expected"),
-    DIRS,
-    ids=[
-        "OCIINSPECT_CACHE_DIR wins on Linux",
-        "OCIINSPECT_CACHE_DIR wins on Windows",
-        "Linux honours an absolute XDG_CACHE_HOME",
-        "Linux ignores a relative XDG_CACHE_HOME",
-        "Linux falls back to ~/.cache",
-        "macOS uses ~/Library/Caches",
-        "Windows uses LOCALAPPDATA/ociinspect/Cache",
-    ],
-)
-def test_default_directory_follows_the_platform_and_environment(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    platform: str,
-    env: dict[str, str],
-    expected: str,
-) -> None:
-    """default_cache_dir() and BlobCache() pick the documented directory."""
-    for name in ("OCIINSPECT_CACHE_DIR", "XDG_CACHE_HOME", "LOCALAPPDATA"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name, value in env.items():
-        monkeypatch.setenv(name, value.format(tmp=tmp_path))
-    monkeypatch.setattr(sys, "platform", platform)
-    assert default_cache_dir() == Path(expected.format(tmp=tmp_path))
-    assert BlobCache().directory == Path(expected.format(tmp=tmp_path))
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["0", "off", "OFF", "false", " no "],
-    ids=[
-        f"OCIINSPECT_CACHE={v.strip()} disables the default cache"
-        for v in ["0", "off", "OFF", "false", "no"]
-    ],
-)
-def test_the_default_cache_can_be_disabled_by_environment(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    """default_cache() is None when OCIINSPECT_CACHE says off."""
-    monkeypatch.setenv("OCIINSPECT_CACHE", value)
-    assert default_cache() is None
-
-
-def test_the_default_cache_lives_in_the_default_directory(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Enabled, default_cache() is one shared BlobCache, renewed when the directory changes."""
-    monkeypatch.setenv("OCIINSPECT_CACHE", "1")
-    monkeypatch.setenv("OCIINSPECT_CACHE_DIR", str(tmp_path / "one"))
-    first = default_cache()
-    assert first is not None and first.directory == tmp_path / "one"
-    assert first.max_bytes == cache_module.DEFAULT_MAX_BYTES
-    assert default_cache() is first
-    monkeypatch.setenv("OCIINSPECT_CACHE_DIR", str(tmp_path / "two"))
-    second = default_cache()
-    assert second is not None and second.directory == tmp_path / "two"
-
-
-def test_set_default_cache_overrides_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """An explicit default wins over OCIINSPECT_CACHE; None disables; reset restores the env."""
-    mine = BlobCache(tmp_path / "mine", max_bytes=None)
-    monkeypatch.setenv("OCIINSPECT_CACHE", "off")
-    cache_module.set_default_cache(mine)
-    assert default_cache() is mine
-    monkeypatch.delenv("OCIINSPECT_CACHE")
-    monkeypatch.setenv("OCIINSPECT_CACHE_DIR", str(tmp_path / "env"))
-    cache_module.set_default_cache(None)
-    assert default_cache() is None
-    cache_module.reset_default_cache()
-    restored = default_cache()
-    assert restored is not None and restored.directory == tmp_path / "env"

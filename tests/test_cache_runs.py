@@ -11,27 +11,19 @@ import warnings
 from pathlib import Path
 
 import pytest
-from rig import Registry, rig_client, seed
+from rig import Registry, seed, session_for
 from rig.env import child_env
 
 import ociinspect as oi
 from ociinspect import cache as cache_module
-from ociinspect.cache import BlobCache, default_max_bytes
-from ociinspect.distribution.client import RegistryClient
+from ociinspect.cache import BlobCache
 from ociinspect.errors import DigestMismatchError, SourceError, TransportError
-from ociinspect.layers import sizes
+from ociinspect.session import Settings
 from ociinspect.sources import open_source
-from ociinspect.sources.registry import OfflineWarning, clear_tag_hints, offline_mode
+from ociinspect.sources.registry import OfflineWarning
 from ociinspect.values.digest import sha256
 
 registry = pytest.mark.registry
-
-
-pytestmark = pytest.mark.usefixtures("fresh_memory")
-
-
-def client() -> RegistryClient:
-    return rig_client()
 
 
 def cdn_count(registry_open: Registry) -> int:
@@ -58,14 +50,14 @@ def test_content_by_digest_is_fetched_once_across_sources(
 
     def run() -> list[object]:
         return [
-            oi.layers(ref, client=client(), cache=cache)["uncompressed_size"].tolist(),
-            oi.files(ref, 3, client=client(), cache=cache)["path"].tolist(),
-            oi.config(ref, client=client(), cache=cache)["digest"].tolist(),
+            oi.layers(ref, session=session_for(cache))["uncompressed_size"].tolist(),
+            oi.files(ref, 3, session=session_for(cache))["path"].tolist(),
+            oi.config(ref, session=session_for(cache))["digest"].tolist(),
         ]
 
     first = run()
     assert summary(registry_open) != (0, 0)
-    sizes.forget()
+    session_for(cache).forget()  # as a new process would start
     registry_open.reset()
     assert run() == first
     assert summary(registry_open) == (0, 0)
@@ -74,9 +66,8 @@ def test_content_by_digest_is_fetched_once_across_sources(
 RUN = """
 import json, sys
 import ociinspect as oi
-from ociinspect.distribution.client import RegistryClient
-client = RegistryClient(credential_lookup=None, sleep=lambda s: None)
-image = oi.image(sys.argv[1], client=client)
+session = oi.Session(docker_config=False)
+image = oi.image(sys.argv[1], session=session)
 layers = oi.layers(image)
 files = oi.files(image, 0)
 print(json.dumps({"sizes": layers["uncompressed_size"].tolist(),
@@ -124,14 +115,14 @@ def test_a_moved_tag_is_followed_by_the_head(registry_open: Registry, tmp_path: 
     """The cache remembers where a tag pointed; when it moves, the HEAD finds the new digest."""
     cache = BlobCache(tmp_path / "cache")
     ref = registry_open.ref("demo/single:latest")
-    assert oi.open(ref, client=client(), cache=cache).digest == registry_open.seeded[
+    assert oi.open(ref, session=session_for(cache)).digest == registry_open.seeded[
         seed.SINGLE
     ].digest
     other = registry_open.seeded[seed.DOCKER].digest
-    cache.put_tag(str(open_source(ref, cache=cache).reference), other)  # a stale hint
-    clear_tag_hints()
+    cache.put_tag(str(open_source(ref).reference), other)  # a stale hint
+    session_for(cache).forget()
     registry_open.reset()
-    assert oi.open(ref, client=client(), cache=cache).digest == registry_open.seeded[
+    assert oi.open(ref, session=session_for(cache)).digest == registry_open.seeded[
         seed.SINGLE
     ].digest
     assert [r.method for r in registry_open.requests()] == ["HEAD"]
@@ -147,9 +138,9 @@ def test_a_head_without_a_digest_header_costs_one_get_not_two(
     cache = BlobCache(tmp_path / "cache")  # holds a hint for the tag, but not the manifest
     ref = f"{proxy.host}/demo/single:latest"
     digest = registry_open.seeded[seed.SINGLE].digest
-    cache.put_tag(str(open_source(ref, cache=cache).reference), digest)
+    cache.put_tag(str(open_source(ref).reference), digest)
     proxy.faults.strip_header("Docker-Content-Digest", method="HEAD")
-    assert oi.open(ref, client=client(), cache=cache).digest == registry_open.seeded[
+    assert oi.open(ref, session=session_for(cache)).digest == registry_open.seeded[
         seed.SINGLE
     ].digest
     assert [(r.method, r.path) for r in proxy.requests()] == [
@@ -169,11 +160,10 @@ def stopped(registry_open: Registry, tmp_path: Path) -> tuple[str, str, BlobCach
     cache = BlobCache(tmp_path / "cache")
     tag = f"{proxy.host}/demo/single:latest"
     digest = f"{proxy.host}/demo/single@{registry_open.seeded[seed.SINGLE].digest}"
-    oi.layers(tag, client=client(), cache=cache)
-    oi.files(tag, 0, client=client(), cache=cache)
+    oi.layers(tag, session=session_for(cache))
+    oi.files(tag, 0, session=session_for(cache))
     proxy.stop()
-    clear_tag_hints()
-    sizes.forget()
+    session_for(cache).forget()
     return tag, digest, cache
 
 
@@ -184,7 +174,7 @@ def test_without_offline_mode_an_unreachable_registry_is_an_error_that_names_the
     """The tag cannot be revalidated: TransportError, saying the cache could answer offline."""
     tag, _, cache = stopped
     with pytest.raises(TransportError) as err:
-        oi.layers(tag, client=client(), cache=cache)
+        oi.layers(tag, session=session_for(cache))
     assert "OCIINSPECT_OFFLINE=1" in str(err.value) and "connection" in str(err.value)
 
 
@@ -194,9 +184,9 @@ def test_content_by_digest_needs_no_registry_even_without_offline_mode(
 ) -> None:
     """A digest reference is answered from the cache: no request, so no failure."""
     _, digest, cache = stopped
-    files = oi.files(digest, 0, client=client(), cache=cache)
+    files = oi.files(digest, 0, session=session_for(cache))
     assert "bin/sh" in files["path"].tolist()
-    assert oi.layers(digest, sizes="none", client=client(), cache=cache)[
+    assert oi.layers(digest, sizes="none", session=session_for(cache))[
         "uncompressed_exact"
     ].tolist() == [True, False, True, False]
 
@@ -210,11 +200,13 @@ def test_offline_mode_answers_a_tag_from_the_cache_with_a_warning(
 ) -> None:
     """Offline: the tag's last digest is used, and an OfflineWarning says it was not checked."""
     tag, _, cache = stopped
-    options: dict[str, object] = {"client": client(), "cache": cache}
     if how == "option":
-        options["offline"] = True
+        session = session_for(cache, offline=True)
     else:
         monkeypatch.setenv("OCIINSPECT_OFFLINE", "1")
+        offline = Settings.from_env().offline
+        session = session_for(cache, offline=offline)
+    options = {"session": session}
     with pytest.warns(OfflineWarning, match="not revalidated"):
         found = oi.image(tag, **options)
     assert found.digest == stopped[1].rsplit("@", 1)[1]
@@ -234,27 +226,13 @@ def test_offline_mode_refuses_what_the_cache_does_not_hold(
     tag, digest, cache = stopped
     host = tag.split("/")[0]
     with pytest.raises(SourceError, match="never resolved"):
-        oi.open(f"{host}/demo/multi:latest", offline=True, client=client(), cache=cache)
+        oi.open(f"{host}/demo/multi:latest", session=session_for(cache, offline=True))
     with pytest.raises(SourceError, match="offline: the tags"):
-        oi.tags(tag, offline=True, client=client(), cache=cache)
+        oi.tags(tag, session=session_for(cache, offline=True))
     with pytest.raises(SourceError, match="not in"):
-        oi.files(digest, 1, offline=True, client=client(), cache=cache)
+        oi.files(digest, 1, session=session_for(cache, offline=True))
     with pytest.raises(SourceError, match="no disk cache"):
-        oi.open(digest, offline=True, client=client(), cache=None)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("1", True), ("yes", True), ("0", False), ("", False)],
-    ids=["1 is offline", "yes is offline", "0 is online", "unset is online"],
-)
-def test_offline_mode_follows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
-) -> None:
-    """OCIINSPECT_OFFLINE decides unless offline= is given."""
-    monkeypatch.setenv("OCIINSPECT_OFFLINE", value)
-    assert offline_mode() is expected
-    assert offline_mode(not expected) is (not expected)
+        oi.open(digest, session=session_for(None, offline=True))
 
 
 # --------------------------------------------------------------------------- integrity
@@ -272,11 +250,11 @@ def test_a_tampered_layer_leaves_nothing_in_the_cache(
                                     path=layer.digest.split(":")[1])
     cache = BlobCache(tmp_path / "cache")
     with pytest.raises(DigestMismatchError):
-        oi.files(registry_open.ref(seed.SINGLE), 0, client=client(), cache=cache)
+        oi.files(registry_open.ref(seed.SINGLE), 0, session=session_for(cache))
     assert not cache.has(layer.digest)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".part")]
     assert "uncompressed" not in cache.get_meta(layer.digest)
-    assert sizes.known(layer.digest, cache) is None
+    assert session_for(cache).sizes.known(layer.digest, cache) is None
 
 
 # --------------------------------------------------------------------------- cache facts
@@ -326,32 +304,6 @@ def test_tag_hints_are_remembered_per_reference_and_cleared(tmp_path: Path) -> N
     assert cache.tag("127.0.0.1:5000/a/b:latest") is None and cache.tags() == {}
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("", cache_module.DEFAULT_MAX_BYTES), ("123", 123), ("500M", 500 << 20), ("2GiB", 2 << 30)],
-    ids=["unset is 10 GiB", "a plain number is bytes", "M is MiB", "GiB is accepted"],
-)
-def test_the_default_bound_follows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, value: str, expected: int
-) -> None:
-    """OCIINSPECT_CACHE_MAX_BYTES bounds the default cache."""
-    monkeypatch.setenv("OCIINSPECT_CACHE_MAX_BYTES", value)
-    assert default_max_bytes() == expected
-    cache_module.reset_default_cache()
-    try:
-        found = cache_module.default_cache()
-        assert found is not None and found.max_bytes == expected
-    finally:
-        cache_module.reset_default_cache()
-
-
-def test_a_bad_bound_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A value that is not a size is a ValueError naming OCIINSPECT_CACHE_MAX_BYTES."""
-    monkeypatch.setenv("OCIINSPECT_CACHE_MAX_BYTES", "lots")
-    with pytest.raises(ValueError, match="OCIINSPECT_CACHE_MAX_BYTES"):
-        default_max_bytes()
-
-
 @registry
 def test_an_unwritable_cache_is_warned_about_and_bypassed(
     registry_open: Registry, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -362,7 +314,7 @@ def test_an_unwritable_cache_is_warned_about_and_bypassed(
     cache = BlobCache(blocked / "cache")
     ref = registry_open.ref("demo/single:latest")
     with caplog.at_level("WARNING", logger="ociinspect"):
-        table = oi.layers(ref, client=client(), cache=cache, sizes="none")
-        files = oi.files(ref, 0, client=client(), cache=cache, progress=False)
+        table = oi.layers(ref, session=session_for(cache), sizes="none")
+        files = oi.files(ref, 0, session=session_for(cache), progress=False)
     assert len(table) == 4 and len(files) > 0
     assert "disk cache not writable" in caplog.text

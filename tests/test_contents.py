@@ -22,7 +22,7 @@ from pandas.api.types import pandas_dtype
 
 from ociinspect.errors import ArchiveError, SizeLimitError
 from ociinspect.layers.compression import gzip_isize, zstd_content_size
-from ociinspect.layers.contents import Entry, LayerListing, Limits, iter_entries, mode_string
+from ociinspect.layers.contents import LayerListing, Limits, TarEntry, iter_entries, mode_string
 from ociinspect.layers.overlay import MergedEntry, WastedCopy, analyse, merge, wasted
 from ociinspect.tables.files import (
     FILES_COLUMNS,
@@ -88,11 +88,11 @@ def chunked(blob: bytes, size: int) -> Iterator[bytes]:
         yield blob[start : start + size]
 
 
-def list_raw(raw: bytes, compression: str = "none", limits: Limits | None = None) -> list[Entry]:
+def list_raw(raw: bytes, compression: str = "none", limits: Limits | None = None) -> list[TarEntry]:
     return list(iter_entries([compress(raw, compression)], compression, limits=limits))
 
 
-def by_path(entries: Iterable[Entry]) -> dict[str, Entry]:
+def by_path(entries: Iterable[TarEntry]) -> dict[str, TarEntry]:
     return {e.path: e for e in entries}
 
 
@@ -790,18 +790,18 @@ EXPECTED_WASTED_BYTES = 11_060  # the sizes above; what survives is 5 + 20 + 30 
 
 
 @pytest.fixture(scope="module")
-def scenario() -> list[list[Entry]]:
+def scenario() -> list[list[TarEntry]]:
     """The four layers, written as gzip tars and listed back."""
     return [list_raw(make_tar(layer), "gzip") for layer in SCENARIO]
 
 
-def test_merge_applies_whiteouts_and_replacements(scenario: list[list[Entry]]) -> None:
+def test_merge_applies_whiteouts_and_replacements(scenario: list[list[TarEntry]]) -> None:
     """The merged filesystem matches the hand-computed result of the four-layer scenario."""
     got = [(m.path, m.type, m.size, m.mode_string, m.layer) for m in merge(scenario)]
     assert got == EXPECTED_FILESYSTEM
 
 
-def test_wasted_counts_each_superseded_copy_once(scenario: list[list[Entry]]) -> None:
+def test_wasted_counts_each_superseded_copy_once(scenario: list[list[TarEntry]]) -> None:
     """Every superseded copy appears once, with the layer that added it and the one that won."""
     result = wasted(scenario)
     got = [(c.path, c.size, c.added_in, c.superseded_in, c.how) for c in result.copies]
@@ -949,11 +949,11 @@ def test_files_frame_columns_and_values() -> None:
 
 def test_files_frame_turns_unrepresentable_times_into_nat() -> None:
     """An mtime beyond datetime64[ns] (year 2262) becomes NaT instead of failing."""
-    entry = Entry("f", "f", "file", 0, 0o644, 0, 0, "", "", 1e13)
+    entry = TarEntry("f", "f", "file", 0, 0o644, 0, 0, "", "", 1e13)
     assert pd.isna(files_frame([entry])["mtime"].iloc[0])
 
 
-def test_filesystem_and_wasted_frames_hold_the_scenario(scenario: list[list[Entry]]) -> None:
+def test_filesystem_and_wasted_frames_hold_the_scenario(scenario: list[list[TarEntry]]) -> None:
     """The merged and wasted frames carry the hand-computed rows and sum to the totals."""
     merged, result = analyse(scenario)
     fs = filesystem_frame(merged)
@@ -969,7 +969,7 @@ def test_filesystem_and_wasted_frames_hold_the_scenario(scenario: list[list[Entr
 
 
 def test_merged_entries_are_frozen_values() -> None:
-    """MergedEntry and Entry are immutable."""
+    """MergedEntry and TarEntry are immutable."""
     merged = MergedEntry("p", "file", 1, 0o644, 0)
     with pytest.raises(AttributeError):
         merged.size = 2  # type: ignore[misc]

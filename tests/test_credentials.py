@@ -17,8 +17,8 @@ from ociinspect.distribution.credentials import (
     DOCKER_HUB_SERVER,
     CredentialHelperError,
     Credentials,
+    HelperAnswers,
     auth_files,
-    clear_helper_cache,
     lookup,
 )
 from ociinspect.errors import InvalidDocumentError
@@ -33,7 +33,6 @@ def b64(text: str) -> str:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """An environment whose every credentials location lives under tmp_path."""
-    clear_helper_cache()
     home = tmp_path / "home"
     (tmp_path / "bin").mkdir()
     (tmp_path / "run").mkdir()
@@ -397,8 +396,9 @@ def test_cred_helper_is_called_once_for_two_lookups(env: dict[str, str], tmp_pat
     """credHelpers names the helper; its answer is cached, so a second lookup runs nothing."""
     log = install_helper(tmp_path)
     docker_config(env, {"credHelpers": {"reg.example": "test"}})
-    first = lookup("reg.example", env=env)
-    second = lookup("reg.example", env=env)
+    answers = HelperAnswers()
+    first = lookup("reg.example", env=env, helpers=answers)
+    second = lookup("reg.example", env=env, helpers=answers)
     assert summary(first) == ("alice", SECRET, None) and first == second
     assert (
         asked(log) == ["reg.example"]
@@ -412,8 +412,11 @@ def test_concurrent_lookups_call_the_helper_once(env: dict[str, str], tmp_path: 
     log = install_helper(tmp_path)
     docker_config(env, {"credsStore": "test"})
     results: list[Credentials | None] = []
+    answers = HelperAnswers()
     threads = [
-        threading.Thread(target=lambda: results.append(lookup("reg.example", env=env)))
+        threading.Thread(
+            target=lambda: results.append(lookup("reg.example", env=env, helpers=answers))
+        )
         for _ in range(8)
     ]
     for t in threads:
@@ -470,9 +473,10 @@ def test_helper_without_credentials_falls_through(
     write(
         Path(env["XDG_RUNTIME_DIR"], "containers", "auth.json"), {"credHelpers": {registry: "test"}}
     )
-    assert lookup(registry, env=env) is None
+    answers = HelperAnswers()
+    assert lookup(registry, env=env, helpers=answers) is None
     docker_config(env, {"auths": {registry: {"auth": b64("fallback:p")}}})
-    assert summary(lookup(registry, env=env)) == ("fallback", "p", None)
+    assert summary(lookup(registry, env=env, helpers=answers)) == ("fallback", "p", None)
     assert asked(log) == [registry]
 
 
@@ -512,13 +516,23 @@ def test_missing_helper_is_an_error(env: dict[str, str]) -> None:
         lookup("reg.example", env=env)
 
 
-def test_clear_helper_cache_asks_again(env: dict[str, str], tmp_path: Path) -> None:
-    """After clear_helper_cache the helper is run again."""
+def test_cleared_helper_answers_ask_again(env: dict[str, str], tmp_path: Path) -> None:
+    """After HelperAnswers.clear() the helper is run again."""
     log = install_helper(tmp_path)
     docker_config(env, {"credsStore": "test"})
-    lookup("reg.example", env=env)
-    clear_helper_cache()
-    lookup("reg.example", env=env)
+    answers = HelperAnswers()
+    lookup("reg.example", env=env, helpers=answers)
+    answers.clear()
+    lookup("reg.example", env=env, helpers=answers)
+    assert asked(log) == ["reg.example", "reg.example"]
+
+
+def test_separate_helper_answers_share_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    """Two HelperAnswers (two sessions) each ask the helper: no answer is shared."""
+    log = install_helper(tmp_path)
+    docker_config(env, {"credsStore": "test"})
+    lookup("reg.example", env=env, helpers=HelperAnswers())
+    lookup("reg.example", env=env, helpers=HelperAnswers())
     assert asked(log) == ["reg.example", "reg.example"]
 
 

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from ociinspect.errors import DigestMismatchError, InvalidDigestError, InvalidReferenceError
 from ociinspect.values.digest import ALGORITHMS, Digest, is_grammatical, sha256
 from ociinspect.values.reference import DIGEST_RE, parse
+from ociinspect.values.streams import verified
 
 HERE = Path(__file__).parent / "data"
 DATA = json.loads((HERE / "digests.json").read_text())
@@ -262,7 +263,7 @@ def test_manifest_bytes_hash_to_their_digest(doc: dict[str, Any]) -> None:
     assert sha256(raw) == str(expected) == str(Digest.of(raw))
     verifier = expected.verifier(doc["file"], doc["size"])
     chunks = [raw[i : i + 100] for i in range(0, len(raw), 100)]
-    assert b"".join(verifier.feed(chunks)) == raw
+    assert b"".join(verified(chunks, verifier)) == raw
 
 
 @settings(max_examples=500)

@@ -12,7 +12,6 @@ import threading
 import pytest
 
 from ociinspect.distribution import protocol as distribution
-from ociinspect.distribution._streaming import verified
 from ociinspect.distribution.error_codes import answer_error, error_details
 from ociinspect.distribution.redirects import next_hop
 from ociinspect.errors import (
@@ -29,6 +28,7 @@ from ociinspect.errors import (
     UnauthorizedError,
 )
 from ociinspect.values.digest import Digest
+from ociinspect.values.streams import verified
 
 
 @pytest.mark.parametrize(

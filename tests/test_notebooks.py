@@ -190,7 +190,7 @@ def push_notebook_images(registry: Registry) -> str:
     fallback puts it: an index tagged ``sha256-<hex>`` of the image digest.
     """
     image = seed.catalog()[seed.SINGLE].root
-    assert isinstance(image, build.Image)
+    assert isinstance(image, build.BuiltImage)
     sbom, sbom_blobs = samples.sbom_artifact(image)
     entry = {**sbom.descriptor(), "artifactType": samples.SBOM_TYPE}
     entry["annotations"] = json.loads(sbom.data).get("annotations", {})

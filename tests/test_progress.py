@@ -13,7 +13,6 @@ from ociinspect.progress import (
     ProgressCallback,
     TqdmProgress,
     make_progress,
-    progress_enabled,
     safe_label,
 )
 
@@ -21,54 +20,20 @@ DIGEST = "sha256:" + "ab" * 32
 SHORT = "sha256:abababababab"
 
 
-@pytest.fixture(autouse=True)
-def _no_progress_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OCIINSPECT_PROGRESS", raising=False)
-
-
-CHOICES = [
-    (None, None, True),
-    (None, "1", True),
-    (None, "0", False),
-    (None, "off", False),
-    (None, " False ", False),
-    (False, None, False),
-    (False, "1", False),
-    (True, "0", True),
-]
-
-
 @pytest.mark.parametrize(
-    ("enabled", "env", "expected"),
-    CHOICES,
-    ids=[
-        "progress is on by default",
-        "OCIINSPECT_PROGRESS=1 leaves it on",
-        "OCIINSPECT_PROGRESS=0 silences it",
-        "OCIINSPECT_PROGRESS=off silences it",
-        "OCIINSPECT_PROGRESS=False silences it",
-        "enabled=False silences it",
-        "enabled=False wins over the environment",
-        "enabled=True wins over the environment",
-    ],
+    ("enabled", "expected"),
+    [(None, True), (True, True), (False, False)],
+    ids=["progress is on by default", "enabled=True shows it", "enabled=False silences it"],
 )
-def test_whether_progress_is_shown(
-    monkeypatch: pytest.MonkeyPatch, enabled: bool | None, env: str | None, expected: bool
-) -> None:
-    """The argument decides when given, else OCIINSPECT_PROGRESS, else on."""
-    if env is not None:
-        monkeypatch.setenv("OCIINSPECT_PROGRESS", env)
-    assert progress_enabled(enabled) is expected
+def test_whether_progress_is_shown(enabled: bool | None, expected: bool) -> None:
+    """The argument decides (a session passes its own progress setting); none means on."""
     kind = TqdmProgress if expected else NullProgress
     assert type(make_progress(enabled, file=io.StringIO())) is kind
 
 
-def test_disabled_progress_counts_silently(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_disabled_progress_counts_silently(capsys: pytest.CaptureFixture[str]) -> None:
     """A disabled progress prints nothing but still counts."""
-    monkeypatch.setenv("OCIINSPECT_PROGRESS", "0")
-    with make_progress(label=DIGEST) as progress:
+    with make_progress(False, label=DIGEST) as progress:
         assert isinstance(progress, Progress)
         progress.start(100)
         progress.update(30)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from rig import ALICE, BOB, Registry, seed
 
+from ociinspect import registry
 from ociinspect.distribution import auth
-from ociinspect.distribution import client as registry
 from ociinspect.distribution.client import RegistryClient
 from ociinspect.distribution.credentials import Credentials
+from ociinspect.distribution.protocol import MAX_MANIFEST_SIZE
 from ociinspect.distribution.retry import RetryPolicy
 from ociinspect.errors import (
     DeniedError,
@@ -136,7 +137,7 @@ def test_manifest_over_the_size_limit_is_refused(registry_open: Registry) -> Non
     proxy.faults.tamper(lambda body: body + b" " * (5 * 1024 * 1024), path=r"/manifests/")
     with pytest.raises(SizeLimitError) as err:
         client().get_manifest(proxy.host, "demo/single", "latest")
-    assert err.value.limit == registry.MAX_MANIFEST_SIZE
+    assert err.value.limit == MAX_MANIFEST_SIZE
 
 
 def test_head_resolves_a_tag_with_one_request(registry_open: Registry) -> None:

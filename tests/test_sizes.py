@@ -18,13 +18,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import zstandard
-from rig import Registry, rig_client, seed
+from rig import Registry, rig_session, seed, session_for
 from rig.seed import skopeo_copy
 
 import ociinspect as oi
 from ociinspect import progress
 from ociinspect.cache import BlobCache
-from ociinspect.distribution.client import RegistryClient
 from ociinspect.layers import sizes
 from ociinspect.layers.sizes import UncompressedSize, estimate_gzip, from_head, from_tail
 from ociinspect.sources.archive import OciArchiveSource
@@ -39,13 +38,6 @@ GiB = 1 << 30
 registry = pytest.mark.registry
 
 
-pytestmark = pytest.mark.usefixtures("fresh_memory")
-
-
-def client() -> RegistryClient:
-    return rig_client()
-
-
 def unpacked(blob: build.Blob) -> int:
     """The true uncompressed size of a built layer."""
     if blob.media_type.endswith("gzip"):
@@ -55,7 +47,7 @@ def unpacked(blob: build.Blob) -> int:
     return blob.size
 
 
-def mixed_image() -> build.Image:
+def mixed_image() -> build.BuiltImage:
     """Three layers: gzip, zstd (with its content size) and uncompressed."""
     return build.image(
         [
@@ -186,14 +178,15 @@ def test_layers_of_a_layout_estimate_then_know_exactly_once_listed(tmp_path: Pat
     img = mixed_image()
     build.write_layout(tmp_path / "layout", img, tags=["v1"])
     ref = f"oci:{tmp_path / 'layout'}:v1"
+    s = rig_session()
     truth = [unpacked(b) for b in img.layers]
-    table = oi.layers(ref)
+    table = oi.layers(ref, session=s)
     assert table["uncompressed_size"].tolist() == truth
     assert table["uncompressed_exact"].tolist() == [False, False, True]
     assert str(table["uncompressed_size"].dtype) == "Int64"
     assert str(table["uncompressed_exact"].dtype) == "bool"
-    oi.files(ref, 1)
-    again = oi.layers(ref, sizes="none")
+    oi.files(ref, 1, session=s)
+    again = oi.layers(ref, sizes="none", session=s)
     assert again["uncompressed_exact"].tolist() == [False, True, True]
     assert again["uncompressed_size"].tolist() == truth
 
@@ -203,13 +196,14 @@ def test_sizes_none_does_no_reading_and_exact_reads_every_layer(tmp_path: Path) 
     img = mixed_image()
     build.write_layout(tmp_path / "layout", img, tags=["v1"])
     ref = f"oci:{tmp_path / 'layout'}:v1"
-    none = oi.layers(ref, sizes="none")["uncompressed_size"].tolist()
+    s = rig_session()
+    none = oi.layers(ref, sizes="none", session=s)["uncompressed_size"].tolist()
     assert none == [NA, NA, img.layers[2].size]
-    exact = oi.layers(ref, sizes="exact")
+    exact = oi.layers(ref, sizes="exact", session=s)
     assert exact["uncompressed_size"].tolist() == [unpacked(b) for b in img.layers]
     assert exact["uncompressed_exact"].all()
     with pytest.raises(ValueError, match="sizes must be one of"):
-        oi.layers(ref, sizes="some")
+        oi.layers(ref, sizes="some", session=s)
 
 
 def test_platforms_sum_layer_sizes_only_when_asked(tmp_path: Path) -> None:
@@ -218,9 +212,10 @@ def test_platforms_sum_layer_sizes_only_when_asked(tmp_path: Path) -> None:
                                          platform="linux/arm64")]
     build.write_layout(tmp_path / "layout", build.index(images), tags=["v1"])
     ref = f"oci:{tmp_path / 'layout'}:v1"
-    default = oi.platforms(ref)
+    s = rig_session()
+    default = oi.platforms(ref, session=s)
     assert default["uncompressed_size"].tolist()[:2] == [NA, NA]
-    estimated = oi.platforms(ref, sizes="estimate")
+    estimated = oi.platforms(ref, sizes="estimate", session=s)
     assert estimated["uncompressed_size"].tolist()[:2] == [
         sum(unpacked(b) for b in img.layers) for img in images
     ]
@@ -240,7 +235,7 @@ def blob_requests(registry_open: Registry, image: str | None = None) -> list[Any
     if image is None:
         return found
     root = registry_open.seeded[image].root
-    images = root.images if isinstance(root, build.Index) else [root]
+    images = root.images if isinstance(root, build.BuiltIndex) else [root]
     layers = {b.digest.split(":")[1] for img in images for b in img.layers}
     return [r for r in found if r.path.split("/")[-2] in layers]
 
@@ -251,8 +246,9 @@ def test_registry_layers_cost_one_range_request_per_compressed_layer(
 ) -> None:
     """gzip layers ask for ``bytes=-4``, zstd for ``bytes=0-17``; values match the layers."""
     built = registry_open.seeded[seed.SINGLE].image()
-    table = oi.layers(registry_open.ref(seed.SINGLE), client=client(),
-                      cache=BlobCache(tmp_path / "cache"))
+    table = oi.layers(
+        registry_open.ref(seed.SINGLE), session=session_for(BlobCache(tmp_path / "cache"))
+    )
     assert table["uncompressed_size"].tolist() == [unpacked(b) for b in built.layers]
     assert table["uncompressed_exact"].tolist() == [False, False, True, False]
     requests = blob_requests(registry_open, seed.SINGLE)
@@ -269,14 +265,14 @@ def test_a_listed_layer_is_known_exactly_by_a_later_run_without_requests(
     """files() records the exact size and diff_id in the cache; a later run reads them there."""
     built = registry_open.seeded[seed.SINGLE].image()
     ref, cache = registry_open.ref(seed.SINGLE), BlobCache(tmp_path / "cache")
-    oi.layers(ref, client=client(), cache=cache)
-    oi.files(ref, 0, client=client(), cache=cache)
+    oi.layers(ref, session=session_for(cache))
+    oi.files(ref, 0, session=session_for(cache))
     meta = cache.get_meta(built.layers[0].digest)["uncompressed"]
     assert meta == {"size": unpacked(built.layers[0]), "exact": True, "how": "listed",
                     "diffId": built.layers[0].diff_id}
-    sizes.forget()  # as a new process would start
+    session_for(cache).forget()  # as a new process would start
     registry_open.reset()
-    table = oi.layers(ref, client=client(), cache=cache)
+    table = oi.layers(ref, session=session_for(cache))
     assert table["uncompressed_exact"].tolist() == [True, False, True, False]
     assert table["uncompressed_size"].tolist() == [unpacked(b) for b in built.layers]
     assert blob_requests(registry_open, seed.SINGLE) == []
@@ -293,11 +289,11 @@ def test_a_cdn_that_ignores_range_gives_exact_sizes_from_the_one_download(
     registry_open.cdn.faults.fail(200, times=None, path=gz.digest.split(":")[1], body=gz.data,
                                   headers={"Content-Type": "application/octet-stream"})
     cache = BlobCache(tmp_path / "cache")
-    table = oi.layers(registry_open.ref(seed.SINGLE), client=client(), cache=cache)
+    table = oi.layers(registry_open.ref(seed.SINGLE), session=session_for(cache))
     assert table["uncompressed_size"].tolist()[3] == unpacked(gz)
     assert table["uncompressed_exact"].tolist() == [False, False, True, True]
-    assert sizes.known(gz.digest, cache) == UncompressedSize(unpacked(gz), True, "whole-blob",
-                                                             gz.diff_id)
+    known = session_for(cache).sizes.known(gz.digest, cache)
+    assert known == UncompressedSize(unpacked(gz), True, "whole-blob", gz.diff_id)
     assert cache.has(gz.digest)
     hits = [r for r in blob_requests(registry_open) if gz.digest.split(":")[1] in r.path]
     assert len(hits) == 1
@@ -308,10 +304,10 @@ def test_platforms_estimate_each_distinct_layer_once(registry_open: Registry) ->
     """Three images sharing a base layer: four range requests, sums equal to the truth."""
     seeded = registry_open.seeded[seed.MULTI]
     ref = registry_open.ref(seed.MULTI)
-    default = oi.platforms(ref, client=client(), cache=None)
+    default = oi.platforms(ref, session=session_for(None))
     assert default["uncompressed_size"].isna().all()
     assert blob_requests(registry_open, seed.MULTI) == []
-    table = oi.platforms(ref, sizes="estimate", client=client(), cache=None)
+    table = oi.platforms(ref, sizes="estimate", session=session_for(None))
     expected = [sum(unpacked(b) for b in seeded.image(p).layers) for p in seed.PLATFORMS]
     assert table["uncompressed_size"].tolist()[:3] == expected
     assert len(blob_requests(registry_open, seed.MULTI)) == 4
@@ -323,11 +319,12 @@ def test_sizes_exact_streams_each_layer_and_agrees_with_the_diff_ids(
 ) -> None:
     """``exact`` downloads the layers: exact sizes, and the diff_ids computed match the config."""
     built = registry_open.seeded[seed.SINGLE].image()
-    table = oi.layers(registry_open.ref(seed.SINGLE), sizes="exact", client=client(), cache=None)
+    s = rig_session()
+    table = oi.layers(registry_open.ref(seed.SINGLE), sizes="exact", session=s)
     assert table["uncompressed_exact"].all()
     assert table["uncompressed_size"].tolist() == [unpacked(b) for b in built.layers]
     for blob in built.layers[:2]:
-        found = sizes.known(blob.digest)
+        found = s.sizes.known(blob.digest)
         assert found is not None and found.diff_id == blob.diff_id
 
 
@@ -335,28 +332,23 @@ def test_sizes_exact_streams_each_layer_and_agrees_with_the_diff_ids(
 
 
 @pytest.mark.parametrize(
-    ("enabled", "size", "environment", "shown"),
+    ("enabled", "size", "shown"),
     [
-        (True, 10, "0", True),
-        (None, 9 * MiB, "1", True),
-        (None, 1 * MiB, "1", False),
-        (None, 9 * MiB, "0", False),
-        (False, 9 * MiB, "1", False),
+        (True, 10, True),
+        (None, 9 * MiB, True),
+        (None, 1 * MiB, False),
+        (False, 9 * MiB, False),
     ],
     ids=[
         "progress=True shows a bar even for a small blob",
         "by default a blob of 8 MiB or more shows a bar",
         "by default a small blob shows none",
-        "OCIINSPECT_PROGRESS=0 silences the default",
         "progress=False silences a large blob",
     ],
 )
-def test_when_a_download_shows_a_bar(
-    monkeypatch: pytest.MonkeyPatch, enabled: bool | None, size: int, environment: str,
-    shown: bool,
-) -> None:
-    """One policy decides: explicit choice, else the environment and an 8 MiB threshold."""
-    monkeypatch.setenv("OCIINSPECT_PROGRESS", environment)
+def test_when_a_download_shows_a_bar(enabled: bool | None, size: int, shown: bool) -> None:
+    """One policy decides: the explicit choice, else an 8 MiB threshold (a session with
+    progress off, e.g. from OCIINSPECT_PROGRESS=0, passes False)."""
     bar = progress.bar_for(enabled, size, "layer")
     assert (bar is not None) == shown
     if bar is not None:
@@ -386,7 +378,7 @@ def test_files_with_progress_counts_every_downloaded_byte(
     """progress=True: one tqdm bar per layer streamed, ending at the layer's size."""
     layer = registry_open.seeded[seed.BIG].image().layers[0]
     cache = BlobCache(tmp_path / "cache") if cached else None
-    oi.files(registry_open.ref(seed.BIG), 0, progress=True, client=client(), cache=cache)
+    oi.files(registry_open.ref(seed.BIG), 0, progress=True, session=session_for(cache))
     assert len(bars) == 1
     bar = bars[0]
     assert isinstance(bar, progress.TqdmProgress)
@@ -408,10 +400,10 @@ def test_files_of_a_layout_with_progress_counts_the_bytes_read(
 def test_no_bar_by_default_in_tests_nor_when_silenced(
     registry_open: Registry, bars: list[progress.Progress]
 ) -> None:
-    """OCIINSPECT_PROGRESS=0 (set for the test session) and progress=False show nothing."""
+    """A session with progress off (OCIINSPECT_PROGRESS=0) and progress=False show nothing."""
     ref = registry_open.ref(seed.BIG)
-    oi.files(ref, 0, client=client(), cache=None)
-    oi.files(ref, 0, progress=False, client=client(), cache=None)
+    oi.files(ref, 0, session=session_for(None))
+    oi.files(ref, 0, progress=False, session=session_for(None))
     assert bars == []
 
 
@@ -490,16 +482,17 @@ def test_a_layer_of_300_mb_is_listed_from_the_registry_in_bounded_memory(
     cache = BlobCache(tmp_path / "cache")
     tracemalloc.start()
     try:
-        table = oi.files(registry_open.ref("scratch/big:latest"), 0, client=client(), cache=cache)
+        table = oi.files(registry_open.ref("scratch/big:latest"), 0, session=session_for(cache))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert table["size"].tolist() == [100 * MiB] * 3
     assert peak < 64 * MiB, f"peak {peak / MiB:.1f} MiB"
-    found = oi.layers(registry_open.ref("scratch/big:latest"), sizes="none", client=client(),
-                      cache=cache)
+    found = oi.layers(registry_open.ref("scratch/big:latest"), sizes="none",
+                      session=session_for(cache))
     assert found["uncompressed_size"].tolist() == [size]
     assert found["uncompressed_exact"].tolist() == [True]
-    sizes.forget()
-    assert sizes.known(digest, cache) == UncompressedSize(size, True, "listed", diff_id)
+    session_for(cache).forget()
+    known = session_for(cache).sizes.known(digest, cache)
+    assert known == UncompressedSize(size, True, "listed", diff_id)
     assert time.monotonic() - started < 30

@@ -16,18 +16,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from rig import Registry, seed
+from rig import Registry, rig_session, seed
 from rig.env import child_env
 
 import ociinspect as oi
-from ociinspect.distribution.client import RegistryClient
 from ociinspect.testing import build
 from ociinspect.values.platforms import Platform
 
 pytestmark = pytest.mark.registry
 
 
-def _platform(img: build.Image) -> str:
+def _platform(img: build.BuiltImage) -> str:
     fields = dict(img.platform)
     return "/".join(fields[k] for k in ("os", "architecture", "variant") if k in fields)
 
@@ -36,7 +35,7 @@ def _cases() -> list[tuple[str, str]]:
     """(reference, platform) for every seeded image: each platform of an index."""
     cases = []
     for ref, item in seed.catalog().items():
-        if isinstance(item.root, build.Index):
+        if isinstance(item.root, build.BuiltIndex):
             cases += [(ref, _platform(img)) for img in item.root.images]
         else:
             cases.append((ref, _platform(item.root)))
@@ -47,7 +46,8 @@ CASES = _cases()
 
 
 def opts() -> dict[str, Any]:
-    return {"client": RegistryClient(credential_lookup=None, sleep=lambda s: None), "cache": None}
+    """A fresh session that reads no user credentials, with no disk cache."""
+    return {"session": rig_session()}
 
 
 def skopeo(registry: Registry, home: Path, ref: str, *flags: str,

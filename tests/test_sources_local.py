@@ -38,7 +38,7 @@ MiB = 1024 * 1024
 # --------------------------------------------------------------------------- images and layouts
 
 
-def _single() -> build.Image:
+def _single() -> build.BuiltImage:
     return build.image(
         [
             build.layer([build.directory("etc"), build.file("etc/hostname", b"box\n")]),
@@ -48,7 +48,7 @@ def _single() -> build.Image:
     )
 
 
-def _multi() -> build.Index:
+def _multi() -> build.BuiltIndex:
     images = [
         build.image([build.layer([build.file("arch", platform)])], platform=platform)
         for platform in ("linux/amd64", "linux/arm64/v8")
@@ -536,7 +536,7 @@ def _chain_id(parent: str, layer: build.Blob) -> str:
 
 
 def _legacy_files(
-    images: list[tuple[build.Image, list[str] | None]],
+    images: list[tuple[build.BuiltImage, list[str] | None]],
 ) -> dict[str, bytes | tuple[str, str]]:
     """``docker save`` before Docker 25: <config hex>.json, <id>/layer.tar, repositories."""
     files: dict[str, bytes | tuple[str, str]] = {}
@@ -568,7 +568,8 @@ def _manifest_json(files: dict[str, bytes | tuple[str, str]]) -> Any:
     return json.loads(content)
 
 
-def _oci_style_files(image: build.Image, tags: list[str]) -> dict[str, bytes | tuple[str, str]]:
+def _oci_style_files(image: build.BuiltImage, tags: list[str]) -> dict[str, bytes | tuple[str,
+str]]:
     """``docker save`` since Docker 25: an OCI layout plus a manifest.json into blobs/."""
     files: dict[str, bytes | tuple[str, str]] = {
         f"blobs/sha256/{blob.digest.split(':')[1]}": blob.data for blob in image.blobs()
@@ -600,7 +601,7 @@ def _oci_style_files(image: build.Image, tags: list[str]) -> dict[str, bytes | t
     return files
 
 
-def _docker_image(*compressions: build.Compression, seed: str = "a") -> build.Image:
+def _docker_image(*compressions: build.Compression, seed: str = "a") -> build.BuiltImage:
     layers = [
         build.layer([build.file(f"{seed}/{i}", f"{seed} layer {i}\n" * 50)], compression)
         for i, compression in enumerate(compressions)
@@ -611,7 +612,9 @@ def _docker_image(*compressions: build.Compression, seed: str = "a") -> build.Im
 PLAIN = _docker_image("none", "none")
 
 
-def _expected_manifest(image: build.Image, layer_types: list[str], digests: list[str]) -> bytes:
+def _expected_manifest(
+    image: build.BuiltImage, layer_types: list[str], digests: list[str]
+) -> bytes:
     """The synthesised manifest, spelled out: skopeo's field order, no spaces."""
     layers = ",".join(
         f'{{"mediaType":"{kind}","size":{blob.size},"digest":"{digest}"}}'
@@ -684,7 +687,7 @@ ALPINE = _docker_image("none", seed="alpine")
 BUSYBOX = _docker_image("none", seed="busybox")
 APP = _docker_image("none", "none", seed="app")
 UNTAGGED = _docker_image("none", seed="untagged")
-MANY: list[tuple[build.Image, list[str] | None]] = [
+MANY: list[tuple[build.BuiltImage, list[str] | None]] = [
     (ALPINE, ["alpine:3.20", "alpine:latest"]),
     (BUSYBOX, ["docker.io/library/busybox:1.36"]),
     (APP, ["localhost:5000/team/app:v2"]),
@@ -720,7 +723,7 @@ def many_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_docker_archive_ref_selects_the_image(
-    many_images: Path, ref: str, image: build.Image
+    many_images: Path, ref: str, image: build.BuiltImage
 ) -> None:
     """REF picks one image of manifest.json by normalised RepoTag or by position."""
     source = DockerArchiveSource(many_images, ref)

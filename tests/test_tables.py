@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ociinspect import navigation as oimage
+from ociinspect import navigation
 from ociinspect.distribution.trace import Exchange
 from ociinspect.errors import NotFoundError
 from ociinspect.tables import (
@@ -45,7 +45,7 @@ from ociinspect.values.models import Descriptor, ImageConfig, Index, Manifest, p
 NA = pd.NA
 
 
-def models(img: build.Image) -> tuple[Manifest, ImageConfig]:
+def models(img: build.BuiltImage) -> tuple[Manifest, ImageConfig]:
     """The parsed manifest and config of a built image."""
     return Manifest.from_bytes(img.manifest.data), parse_config(img.config.data)
 
@@ -66,7 +66,7 @@ def layer(name: str, size: int = 10, compression: build.Compression = "gzip") ->
     return build.layer([build.file(name, name.encode() * size)], compression)
 
 
-def three_layer_image(**config: Any) -> build.Image:
+def three_layer_image(**config: Any) -> build.BuiltImage:
     """ADD (gzip), ENV, RUN (zstd), WORKDIR, COPY (none), CMD: three layers, six steps."""
     steps = [
         build.Step("ADD rootfs /", created="2024-02-01T10:00:00Z", comment="base"),
@@ -277,9 +277,9 @@ def test_labels_are_key_value_rows() -> None:
 # --------------------------------------------------------------------------- platforms
 
 
-def _index_rows() -> tuple[build.Index, list[Any]]:
+def _index_rows() -> tuple[build.BuiltIndex, list[Any]]:
     built = build.index([three_layer_image(platform=p) for p in ("linux/amd64", "linux/arm64")])
-    found = oimage.entries(Index.from_bytes(built.index.data))
+    found = navigation.entries(Index.from_bytes(built.index.data))
     rows: list[Any] = []
     for entry in found:
         blob = next(i for i in (*built.images, *built.attestations)

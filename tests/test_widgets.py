@@ -9,12 +9,12 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from rig import Registry, seed
+from rig import Registry, rig_session, seed
 
 import ociinspect
-from ociinspect import navigation as oimage
-from ociinspect.distribution.client import RegistryClient, set_default_client
+from ociinspect import navigation
 from ociinspect.distribution.trace import Exchange
+from ociinspect.session import Session, set_default_session
 from ociinspect.tables import trace_frame
 from ociinspect.testing.samples import PLATFORMS as SAMPLE_PLATFORMS
 from ociinspect.widgets import TABS, ImageBrowser, browse, chart, render
@@ -55,12 +55,13 @@ def rows(html: str) -> list[list[str]]:
 
 
 @pytest.fixture
-def shared_client() -> Iterator[RegistryClient]:
-    """A fresh kernel-wide client, as a new kernel would have; forgotten after the test."""
-    client = RegistryClient(credential_lookup=None, sleep=lambda seconds: None)
-    set_default_client(client)
-    yield client
-    set_default_client(None)
+def shared_client() -> Iterator[Session]:
+    """A fresh kernel-wide session (no disk cache), as a new kernel would have; the previous
+    default is restored after the test."""
+    session = rig_session()
+    previous = set_default_session(session)
+    yield session
+    set_default_session(previous)
 
 
 @pytest.fixture
@@ -169,8 +170,8 @@ def test_browse_without_reference_shows_the_sample(sample: ImageBrowser) -> None
 
 def test_switching_platform_shows_that_image(sample: ImageBrowser) -> None:
     """Setting `platform` as a user types it shows that image, normalised, from memory."""
-    index = oimage.open(ociinspect.SAMPLE)
-    assert isinstance(index, oimage.ImageIndex)
+    index = navigation.open(ociinspect.SAMPLE)
+    assert isinstance(index, navigation.ImageIndex)
     before = sample.image_digest
     sample.platform = "linux/arm64"
     sample.wait()
@@ -294,7 +295,7 @@ def test_raw_tab_follows_descriptors(sample: ImageBrowser) -> None:
 
 @pytest.mark.registry
 def test_two_browsers_on_one_repository_share_one_token(
-    registry_token: Registry, shared_client: RegistryClient
+    registry_token: Registry, shared_client: Session
 ) -> None:
     """A second browser on the same repository earns no new token; its HTTP tab shows that."""
     ref = registry_token.ref(seed.MULTI)
@@ -311,12 +312,12 @@ def test_two_browsers_on_one_repository_share_one_token(
 
 @pytest.mark.registry
 def test_registry_index_tables_and_http_tab(
-    registry_open: Registry, shared_client: RegistryClient
+    registry_open: Registry, shared_client: Session
 ) -> None:
     """On the rig: attestations marked; the tag, each entry's manifest and each config blob
     (307 to the CDN, then 200) are listed with their status; switching platform asks nothing."""
     ref = registry_open.ref(seed.MULTI)
-    browser = ImageBrowser(ref, "linux/arm/v7", cache=None).wait()
+    browser = ImageBrowser(ref, "linux/arm/v7").wait()
     assert browser.status == "ready" and browser.platform == "linux/arm/v7"
     expected = registry_open.seeded[seed.MULTI].image("linux/arm/v7").digest
     assert browser.image_digest == expected
@@ -333,11 +334,12 @@ def test_registry_index_tables_and_http_tab(
     browser.platform = "linux/amd64"
     browser.wait()
     assert len(rows(browser.http_view.value)) == len(http)  # switching asks nothing more
+    assert not [r for r in rows(browser.http_view.value) if r[2] == "206"]  # no size estimates
 
 
 @pytest.mark.registry
 def test_denied_repository_is_said_and_the_widget_stays_usable(
-    registry_token: Registry, shared_client: RegistryClient
+    registry_token: Registry, shared_client: Session
 ) -> None:
     """Anonymous access to a private repository says access denied; a public one then loads."""
     browser = ImageBrowser(registry_token.ref(seed.PRIVATE)).wait()
@@ -350,7 +352,7 @@ def test_denied_repository_is_said_and_the_widget_stays_usable(
 
 
 @pytest.mark.registry
-def test_unreachable_registry_is_said(shared_client: RegistryClient) -> None:
+def test_unreachable_registry_is_said(shared_client: Session) -> None:
     """A registry nobody listens on gives a clear 'unreachable' message, not a frozen widget."""
     from browser.servers import free_port
 
@@ -361,7 +363,7 @@ def test_unreachable_registry_is_said(shared_client: RegistryClient) -> None:
 
 @pytest.mark.registry
 def test_loading_shows_progress_and_a_newer_load_wins(
-    registry_open: Registry, shared_client: RegistryClient
+    registry_open: Registry, shared_client: Session
 ) -> None:
     """While a slow load runs the button is disabled and a spinner shows; loading something
     else meanwhile supersedes it, and the slow result never overwrites the newer one."""

@@ -1,11 +1,11 @@
 """The OCI distribution client: the only module of ociinspect that talks HTTP.
 
-One :class:`RegistryClient` owns a ``requests.Session``, a
-:class:`~ociinspect.distribution.auth.TokenCache` and a
-:class:`~ociinspect.distribution.trace.Trace`. Every request goes through three nested loops, each
-the one place that decides its policy:
+One :class:`RegistryClient` owns a :class:`~ociinspect.distribution.transport.Transport` (the
+seam under it; ``requests`` is the adapter), a :class:`~ociinspect.distribution.auth.TokenCache`
+and a :class:`~ociinspect.distribution.trace.Trace`. Every request goes through three nested
+loops, each the one place that decides its policy:
 
-``_request``  auth: attach what the origin needs; on 401 learn the challenge, get a token, retry
+``_request``  auth: drives :func:`~ociinspect.distribution.flow.auth_flow` (attach, 401, token)
 ``_follow``   redirects: at most ``max_redirects`` hops; credentials dropped when the origin changes
 ``_attempt``  retries: GET/HEAD only, on 408/429/5xx and connection errors, ``Retry-After`` honoured
 
@@ -19,10 +19,10 @@ This module only drives HTTP; what the requests and answers mean is decided with
 :mod:`~ociinspect.distribution.redirects` (each hop), :mod:`~ociinspect.distribution.challenge` and
 :mod:`~ociinspect.distribution.auth` (challenges, tokens, Basic),
 :mod:`~ociinspect.distribution.retry` (when to try again) and
-:mod:`~ociinspect.distribution._streaming` (verification).
+:mod:`~ociinspect.values.streams` (verification).
 
-The module-level functions :func:`manifest` and :func:`blob` keep the original client's contract
-and use the shared :func:`default_client` (one session, one token cache for the whole kernel).
+A client belongs to a :class:`~ociinspect.session.Session`; :mod:`ociinspect.registry` keeps
+the seed's ``manifest()``/``blob()`` contract over the default session's client.
 """
 
 from __future__ import annotations
@@ -35,11 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
-
-import requests
-from requests.adapters import HTTPAdapter
+from urllib.parse import quote, urlencode
 
 from ..errors import (
     ChallengeError,
@@ -57,43 +53,24 @@ from ..errors import (
 from ..values import mediatypes
 from ..values.digest import Digest, Verifier
 from ..values.models import ManifestInfo
+from ..values.streams import HASH_AHEAD, verified
 from . import auth, error_codes
 from . import protocol as distribution
-from ._streaming import HASH_AHEAD, verified
-from .challenge import Challenge, challenge_problem, parse_www_authenticate, select_challenge
+from .challenge import Challenge, challenge_problem, select_challenge
 from .credentials import Credentials
 from .credentials import lookup as lookup_credentials
+from .flow import DropToken, GetToken, Learn, Send, auth_flow, challenges_of
 from .protocol import MAX_MANIFEST_SIZE, BlobInfo, api_host, is_loopback
 from .redirects import REDIRECT_STATUSES, next_hop
 from .retry import RetryPolicy
-from .scope import Scope, parse_scopes
+from .scope import Scope
 from .trace import Exchange, Trace, redact_url, scrub, sent_secrets
+from .transport import Request, RequestsTransport, Response, Transport, TransportFailure
 
 CHUNK = 1024 * 1024
-#: Unread bodies up to this size are drained (not dropped with the connection): see _release.
-DRAIN_LIMIT = 64 * 1024
 
 USER_AGENT = "ociinspect/0.1"
 log = logging.getLogger("ociinspect.distribution.client")
-
-
-def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An ``auth`` hook that does nothing, so requests never injects ``.netrc`` credentials."""
-    return request
-
-
-_HIDDEN_LOCATION = "_ociinspect_location"
-
-
-def _hide_location(resp: requests.Response, **kwargs: Any) -> requests.Response:
-    """A response hook: take ``Location`` out of requests' sight until ``_attempt`` restores it.
-
-    Even with ``allow_redirects=False`` requests works out ``Response.next`` for a redirect: it
-    parses the Location (a bare ValueError for ``http://[::1``) and first reads the whole body
-    into memory, decompressing it (a hostile 307 could stream or inflate gigabytes).
-    """
-    setattr(resp, _HIDDEN_LOCATION, resp.headers.pop("Location", None))
-    return resp
 
 
 #: Finds credentials for (registry, repository); :func:`ociinspect.distribution.credentials.lookup`.
@@ -111,7 +88,7 @@ class RegistryClient:
 
     def __init__(
         self,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
         token_cache: auth.TokenCache | None | object = ...,
         credentials: Credentials | Mapping[str, Credentials] | None = None,
         *,
@@ -125,12 +102,7 @@ class RegistryClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 32,
     ) -> None:
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-        self.session = session
+        self.transport = transport or RequestsTransport(pool_size=pool_size)
         self.token_cache: auth.TokenCache | None = (
             auth.TokenCache() if token_cache is ... else token_cache  # type: ignore[assignment]
         )
@@ -147,6 +119,23 @@ class RegistryClient:
         self._creds: dict[tuple[str, str | None], Credentials | None] = {}
         # What each registry origin asked for last time: a Bearer or Basic challenge.
         self._challenges: dict[str, Challenge] = {}
+
+    def with_token_cache(self, token_cache: auth.TokenCache | None) -> RegistryClient:
+        """A client like this one (transport, credentials, trace, policies) with another
+        token cache."""
+        return RegistryClient(
+            self.transport,
+            token_cache,
+            self._explicit,
+            retry=self.retry,
+            timeout=self.timeout,
+            max_redirects=self.max_redirects,
+            max_manifest_size=self.max_manifest_size,
+            schemes=self.schemes,
+            trace=self.trace,
+            credential_lookup=self._lookup,
+            sleep=self._sleep,
+        )
 
     def __repr__(self) -> str:
         cached = len(self.token_cache) if self.token_cache is not None else "off"
@@ -197,48 +186,54 @@ class RegistryClient:
         scopes: Sequence[Scope],
         purpose: str,
         headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send with the auth the registry wants. A 401 teaches the challenge and is retried
         once with a token; a cached token answered with 401/403 is dropped and renewed once."""
         origin = self.base_url(registry)
-        home = distribution.origin(origin)
         repository = next((s.name for s in scopes if s.type == "repository"), None)
         creds = self.credentials_for(registry, repository)
-        extra: tuple[Scope, ...] = ()  # scopes named by this request's own 401 challenge
-        learned = renewed = False
-        while True:
-            sent = {"User-Agent": USER_AGENT, **(headers or {})}
-            challenge = self._challenges.get(origin)
-            used = None
-            if challenge is not None:
-                used = self._authorize(sent, challenge, registry, (*scopes, *extra), creds, origin)
-            resp = self._follow(method, url, sent, purpose)
-            refused = resp.status_code == 401 or (resp.status_code == 403 and used is not None)
-            if not refused or not distribution.same_origin(resp.url, home):
-                # Only the registry's own refusals teach a challenge: a 401 from a CDN a blob
-                # was redirected to must never earn a token with the registry's credentials.
-                return resp
-            if isinstance(used, tuple) and self.token_cache is not None:
-                self.token_cache.invalidate(*used)
-            if used is not None:
-                if renewed or not isinstance(used, tuple):
-                    return resp  # fresh token or Basic credentials refused: a clear error follows
-                renewed = True
-            elif learned:
-                return resp
-            if resp.status_code == 401:
-                found = self._learn(resp, method, url, origin)
-                if found is None or (found.scheme == "basic" and creds is None):
-                    return resp
-                extra = parse_scopes(found.params.get("scope", ""))
-            learned = True
-            _release(resp)
+        sent = {"User-Agent": USER_AGENT, **(headers or {})}
+        flow = auth_flow(
+            sent, self._challenges.get(origin), creds, scopes, registry, origin, method, url
+        )
+        step = next(flow)
+        last: Response | None = None
+        try:
+            while True:
+                if isinstance(step, Send):
+                    if last is not None:
+                        last.release()  # refused: the next try needs the connection
+                    last = self._follow(method, url, step.headers, purpose)
+                    step = flow.send(last)
+                elif isinstance(step, GetToken):
+                    step = flow.send(self._token(step))
+                elif isinstance(step, DropToken):
+                    if self.token_cache is not None:
+                        self.token_cache.invalidate(step.key, step.token)
+                    step = flow.send(None)
+                elif isinstance(step, Learn):
+                    with self._lock:
+                        self._challenges[origin] = step.challenge
+                    step = flow.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except BaseException:
+            if last is not None:
+                last.close()
+            raise
 
-    def _learn(
-        self, resp: requests.Response, method: str, url: str, origin: str
-    ) -> Challenge | None:
+    def _token(self, step: GetToken) -> auth.Token:
+        """The token a :class:`~ociinspect.distribution.flow.GetToken` step asks for."""
+
+        def fetch() -> auth.Token:
+            return self._fetch_token(step.request, step.credentials, step.registry)
+
+        cache = self.token_cache
+        return cache.get_or_fetch(step.key, fetch) if cache is not None else fetch()
+
+    def _learn(self, resp: Response, method: str, url: str, origin: str) -> Challenge | None:
         """Remember the challenge of a 401 so later requests to the origin authorise up front."""
-        chosen = select_challenge(_challenges_of(resp))
+        chosen = select_challenge(challenges_of(resp))
         problem = challenge_problem(chosen) if chosen is not None else None
         if problem is not None:
             resp.close()
@@ -248,37 +243,6 @@ class RegistryClient:
             with self._lock:
                 self._challenges[origin] = chosen
         return chosen
-
-    def _authorize(
-        self,
-        headers: dict[str, str],
-        challenge: Challenge,
-        registry: str,
-        scopes: Sequence[Scope],
-        creds: Credentials | None,
-        origin: str,
-    ) -> tuple[auth.TokenKey, auth.Token] | str | None:
-        """Put an Authorization header in ``headers``. Returns the token used, ``"basic"`` when
-        Basic credentials were sent, or None when nothing was attached."""
-        if challenge.scheme == "basic":
-            if creds is None or creds.password is None:
-                return None
-            distribution.refuse_plain_http(origin, registry)
-            headers["Authorization"] = auth.basic_authorization(creds.username, creds.password)
-            return "basic"
-        identity = creds.identity if creds is not None else auth.ANONYMOUS
-        request = auth.TokenRequest.from_challenge(
-            challenge, scopes, creds.username if creds is not None else None, challenge_scope=False
-        )
-
-        def fetch() -> auth.Token:
-            return self._fetch_token(request, creds, registry)
-
-        key = request.key(identity)
-        cache = self.token_cache
-        token = cache.get_or_fetch(key, fetch) if cache is not None else fetch()
-        headers["Authorization"] = token.authorization
-        return key, token
 
     def _fetch_token(
         self, request: auth.TokenRequest, creds: Credentials | None, registry: str
@@ -291,9 +255,9 @@ class RegistryClient:
             distribution.refuse_plain_http(request.realm, registry)
         if creds is not None and creds.identity_token is not None:
             method, url = "POST", request.realm
-            resp = self._follow(
-                method, url, headers, "token", data=request.oauth2_form(creds.identity_token)
-            )
+            form = urlencode(request.oauth2_form(creds.identity_token)).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            resp = self._follow(method, url, headers, "token", body=form)
         else:
             if creds is not None and creds.password is not None:
                 headers["Authorization"] = auth.basic_authorization(creds.username, creds.password)
@@ -315,20 +279,22 @@ class RegistryClient:
         url: str,
         headers: Mapping[str, str],
         purpose: str,
-        data: Any = None,
-    ) -> requests.Response:
+        body: bytes | None = None,
+    ) -> Response:
         """Follow redirects by hand: credentials never cross to another origin, no downgrade."""
         sent = dict(headers)
         seen = {url}
         here = url
         for _hop in range(self.max_redirects + 1):
-            resp = self._attempt(method, here, sent, purpose, data)
+            resp = self._attempt(method, here, sent, purpose, body)
             location = resp.headers.get("Location")
             if resp.status_code not in REDIRECT_STATUSES or not location:
                 return resp
-            _release(resp)
-            hop = next_hop(method, here, resp.status_code, location, data is not None)
-            method, data = hop.method, data if hop.keeps_body else None
+            resp.release()
+            hop = next_hop(method, here, resp.status_code, location, body is not None)
+            method, body = hop.method, body if hop.keeps_body else None
+            if body is None:
+                sent = {k: v for k, v in sent.items() if k.lower() != "content-type"}
             if hop.moved:
                 # Dropped for good: a CDN is never handed the registry's credentials.
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
@@ -351,44 +317,31 @@ class RegistryClient:
         url: str,
         headers: Mapping[str, str],
         purpose: str,
-        data: Any = None,
-    ) -> requests.Response:
+        body: bytes | None = None,
+    ) -> Response:
         """Send once, or again while the retry policy allows; record every try in the trace."""
         start = time.monotonic()
         attempt = 0
+        request = Request(method, url, dict(headers), body)
         while True:
             attempt += 1
             t0 = time.monotonic()
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    headers=dict(headers),
-                    data=data,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=self.timeout,
-                    auth=_no_netrc,
-                    hooks={"response": [_hide_location]},
-                )
-            except requests.RequestException as exc:
-                reason = _transport_reason(exc)
-                self._record(method, url, purpose, t0, headers, None, error=reason)
+                resp = self.transport.send(request, self.timeout)
+            except TransportFailure as exc:
+                self._record(method, url, purpose, t0, headers, None, error=exc.reason)
                 wait = self.retry.delay(attempt)
                 if self.retry.retryable(method, None) and self.retry.should_retry(
                     attempt, time.monotonic() - start, wait
                 ):
                     self._sleep(wait)
                     continue
-                raise TransportError(method, redact_url(url), None, reason=reason) from None
-            location = getattr(resp, _HIDDEN_LOCATION, None)
-            if location is not None:
-                resp.headers["Location"] = location
+                raise TransportError(method, redact_url(url), None, reason=exc.reason) from None
             self._record(method, url, purpose, t0, headers, resp)
             if self.retry.retryable(method, resp.status_code):
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if self.retry.should_retry(attempt, time.monotonic() - start, wait):
-                    _release(resp)
+                    resp.release()
                     self._sleep(wait)
                     continue
             return resp
@@ -400,7 +353,7 @@ class RegistryClient:
         purpose: str,
         t0: float,
         headers: Mapping[str, str],
-        resp: requests.Response | None,
+        resp: Response | None,
         error: str | None = None,
     ) -> None:
         """Add one try, answered (``resp``) or failed (``error``), to the trace."""
@@ -428,7 +381,7 @@ class RegistryClient:
         accept: str | None = None,
         headers: Mapping[str, str] | None = None,
         ok: Collection[int] = (200,),
-    ) -> tuple[requests.Response, str]:
+    ) -> tuple[Response, str]:
         """``method /v2/<repository>/<path>`` with pull access, read raw. An answer not in
         ``ok`` raises its typed error about ``what`` (with ``what=None`` the caller judges)."""
         url = self._url(registry, repository, path)
@@ -445,13 +398,13 @@ class RegistryClient:
             raise self._fail(resp, method, url, what)
         return resp, url
 
-    def _fail(self, resp: requests.Response, method: str, url: str, what: str) -> OCIInspectError:
+    def _fail(self, resp: Response, method: str, url: str, what: str) -> OCIInspectError:
         """The typed error for a non-success answer to ``method url``."""
         errors = _error_details(resp)
         refusal = None
         if resp.status_code == 401:
             # RFC 6750 3.1: the challenge says why a Bearer token was refused.
-            refusal = next((c.error for c in _challenges_of(resp) if c.error), None)
+            refusal = next((c.error for c in challenges_of(resp) if c.error), None)
         if resp.url and not distribution.same_origin(resp.url, distribution.origin(url)):
             what = f"{what} (answered by {redact_url(resp.url)} after a redirect)"
         return error_codes.answer_error(method, url, resp.status_code, errors, what, refusal)
@@ -466,7 +419,7 @@ class RegistryClient:
         reference: str,
         accept: Sequence[str],
         what: str,
-    ) -> tuple[requests.Response, str]:
+    ) -> tuple[Response, str]:
         path, wanted = f"manifests/{reference}", ", ".join(accept)
         return self._ask(
             method, registry, repository, path, purpose="manifest", what=what, accept=wanted
@@ -509,7 +462,7 @@ class RegistryClient:
         expected = distribution.check_reference(reference)
         what = f"manifest {repository}:{reference}"
         resp, url = self._ask_manifest("HEAD", registry, repository, reference, accept, what)
-        _release(resp)
+        resp.release()
         header = resp.headers.get("Docker-Content-Digest")
         length = distribution.content_length(resp.headers.get("Content-Length"))
         media_type = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
@@ -528,7 +481,7 @@ class RegistryClient:
 
     def _open_blob(
         self, registry: str, repository: str, digest: str, headers: Mapping[str, str] | None = None
-    ) -> tuple[requests.Response, str]:
+    ) -> tuple[Response, str]:
         Digest.parse(digest)
         what = f"blob {repository}@{digest}"
         path = f"blobs/{digest}"
@@ -725,7 +678,7 @@ class RegistryClient:
             return distribution.filter_referrers(info, artifact_type, applied)
         if resp.status_code not in (200, 404, 400, 405):
             raise self._fail(resp, "GET", url, what)
-        _release(resp)
+        resp.release()
         try:
             info = self.get_manifest(registry, repository, distribution.referrers_tag(d))
         except NotFoundError:
@@ -736,7 +689,7 @@ class RegistryClient:
         """GET /v2/ and return the status (200, or 401 for registries that want auth)."""
         url = f"{self.base_url(registry)}/v2/"
         resp = self._follow("GET", url, {"User-Agent": USER_AGENT}, "ping")
-        _release(resp)
+        resp.release()
         if resp.status_code == 401:
             self._learn(resp, "GET", url, self.base_url(registry))
         return resp.status_code
@@ -745,68 +698,21 @@ class RegistryClient:
 # -- reading answers ------------------------------------------------------------------------
 
 
-def _header_values(resp: requests.Response, name: str) -> list[str]:
-    raw_headers = getattr(resp.raw, "headers", None)
-    getlist = getattr(raw_headers, "getlist", None)
-    if getlist is not None:
-        values = list(getlist(name))
-        if values:
-            return values
-    value = resp.headers.get(name)
-    return [value] if value else []
-
-
-def _challenges_of(resp: requests.Response) -> list[Challenge]:
-    return parse_www_authenticate(_header_values(resp, "WWW-Authenticate"))
-
-
-def _secrets_of(resp: requests.Response, extra: Sequence[str | None] = ()) -> list[str]:
+def _secrets_of(resp: Response, extra: Sequence[str | None] = ()) -> list[str]:
     """What the request behind ``resp`` carried that must never be shown (see sent_secrets)."""
-    return sent_secrets(resp.request.headers if resp.request is not None else {}, extra)
+    return sent_secrets(resp.request.headers, extra)
 
 
-def _release(resp: requests.Response) -> None:
-    """Done with ``resp``: a short body (401, 307, HEAD, …) is read to its end first, so the
-    connection goes back to the pool. ``close()`` on an unread response closes the connection,
-    and the next request would pay a new TCP (and TLS) handshake: a round trip or more."""
-    length = distribution.content_length(resp.headers.get("Content-Length"))
-    bodiless = resp.request is not None and resp.request.method == "HEAD"
-    if bodiless or resp.status_code in (204, 304) or (length is not None and length <= DRAIN_LIMIT):
-        drain = getattr(resp.raw, "drain_conn", None)
-        if drain is not None:
-            with contextlib.suppress(Exception):  # a broken connection is simply not reused
-                drain()
-    resp.close()
-
-
-def _transport_reason(exc: requests.RequestException) -> str:
-    """A short reason for a failed connection that names no URL or header."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, requests.ReadTimeout):
-        return "no answer before the read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed (refused, reset or name not resolved)"
-    return f"request failed ({type(exc).__name__})"
-
-
-def _raw_chunks(resp: requests.Response, chunk_size: int, method: str, url: str) -> Iterator[bytes]:
+def _raw_chunks(resp: Response, chunk_size: int, method: str, url: str) -> Iterator[bytes]:
     """The body exactly as sent (no content decoding); a cut-short body is a TransportError."""
     try:
-        yield from resp.raw.stream(chunk_size, decode_content=False)
-    except Exception as exc:  # urllib3 ProtocolError / ReadTimeoutError: name what broke
-        name = type(exc).__name__
-        if "Timeout" in name:
-            reason = "no data before the read timeout"
-        else:
-            reason = f"body cut short ({name})"
-        raise TransportError(method, redact_url(url), resp.status_code, reason=reason) from None
+        yield from resp.chunks(chunk_size)
+    except TransportFailure as exc:
+        raise TransportError(method, redact_url(url), resp.status_code, reason=exc.reason) from None
 
 
 def _read_limited(
-    resp: requests.Response,
+    resp: Response,
     limit: int,
     too_big: Callable[[int], OCIInspectError],
     *,
@@ -817,7 +723,7 @@ def _read_limited(
     if length is not None and length > limit:
         raise too_big(length)
     buf = bytearray()
-    for chunk in _raw_chunks(resp, 64 * 1024, method, url or (resp.url or "")):
+    for chunk in _raw_chunks(resp, 64 * 1024, method, url or resp.url):
         buf += chunk
         if len(buf) > limit:
             raise too_big(len(buf))
@@ -825,7 +731,7 @@ def _read_limited(
 
 
 def _read_body(
-    resp: requests.Response,
+    resp: Response,
     limit: int,
     what: str,
     url: str,
@@ -840,12 +746,12 @@ def _read_body(
 
 
 def _error_details(
-    resp: requests.Response, extra_secrets: Sequence[str | None] = ()
+    resp: Response, extra_secrets: Sequence[str | None] = ()
 ) -> tuple[RegistryErrorDetail, ...]:
     """The ``{"errors": [...]}`` of a failed answer (read, then the response closed); () for a
     HEAD, an unreadable or oversized body. Secrets the request carried are scrubbed."""
     with contextlib.closing(resp):
-        if resp.request is not None and resp.request.method == "HEAD":
+        if resp.request.method == "HEAD":
             return ()
         try:
             limit = error_codes.MAX_ERROR_BODY
@@ -855,66 +761,9 @@ def _error_details(
     return error_codes.error_details(body, _secrets_of(resp, extra_secrets))
 
 
-# -- the shared default client and the original contract ------------------------------------
-
-_default: RegistryClient | None = None
-_default_lock = threading.Lock()
-
-
-def default_client() -> RegistryClient:
-    """The kernel-wide client: one session and one token cache shared by every layer."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = RegistryClient()
-        return _default
-
-
-def set_default_client(client: RegistryClient | None) -> None:
-    """Replace (or with None, reset) the shared client."""
-    global _default
-    with _default_lock:
-        _default = client
-
-
-def _client_for(token_cache: auth.TokenCache | None) -> RegistryClient:
-    shared = default_client()
-    if token_cache is None or token_cache is shared.token_cache:
-        return shared
-    return RegistryClient(
-        shared.session,
-        token_cache,
-        shared._explicit,
-        retry=shared.retry,
-        timeout=shared.timeout,
-        schemes=shared.schemes,
-        trace=shared.trace,
-        credential_lookup=shared._lookup,
-    )
-
-
-def manifest(
-    registry: str, repo: str, reference: str, token_cache: auth.TokenCache | None = None
-) -> tuple[ManifestInfo, auth.TokenCache | None]:
-    """Fetch ``repo:reference`` (tag or digest). Returns the manifest and the token cache used."""
-    client = _client_for(token_cache)
-    return client.get_manifest(registry, repo, reference), client.token_cache
-
-
-def blob(
-    registry: str, repo: str, digest: str, token_cache: auth.TokenCache | None = None
-) -> bytes:
-    """Download a blob (layer or config), verified against ``digest``."""
-    return _client_for(token_cache).get_blob(registry, repo, digest)
-
-
 __all__ = [
     # defined here
     "RegistryClient",
-    "blob",
-    "default_client",
-    "manifest",
-    "set_default_client",
     # re-exported on purpose: the client's return types and limits, and the addressing rules
     # callers have used from here (defined in distribution, models and digest)
     "BlobInfo",

@@ -22,7 +22,8 @@ key that covers ``repository`` wins; at equal specificity the first in file orde
 Credential helpers (``docker-credential-<name> get``, server URL on stdin, ``{"ServerURL",
 "Username", "Secret"}`` on stdout; ``Username == "<token>"`` means Secret is an identity token) are
 called once per helper executable and server URL per process, thread-safe; answers (found or
-not found) are cached, failures are not (:func:`clear_helper_cache` forgets answers).
+not found) are kept in the :class:`HelperAnswers` the caller passes (a session keeps one;
+:meth:`HelperAnswers.clear` forgets them), failures are not.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ __all__ = [
     "CredentialHelperError",
     "Credentials",
     "auth_files",
-    "clear_helper_cache",
+    "HelperAnswers",
     "lookup",
 ]
 
@@ -98,7 +99,10 @@ class Credentials:
 
 
 def lookup(
-    registry: str, repository: str | None = None, env: Mapping[str, str] | None = None
+    registry: str,
+    repository: str | None = None,
+    env: Mapping[str, str] | None = None,
+    helpers: HelperAnswers | None = None,
 ) -> Credentials | None:
     """Credentials for ``registry`` (``docker.io``, ``localhost:5000``) and optionally a
     repository (``library/alpine``, for repo-scoped auth.json keys); None if there are none.
@@ -113,7 +117,7 @@ def lookup(
         doc = _load(path)
         if doc is None:
             continue
-        found = _from_document(doc, path, host, repository, docker_format, env)
+        found = _from_document(doc, path, host, repository, docker_format, env, helpers)
         if found is not None:
             return found
     return None
@@ -179,10 +183,11 @@ def _from_document(
     repository: str | None,
     docker_format: bool,
     env: Mapping[str, str],
+    helpers: HelperAnswers | None = None,
 ) -> Credentials | None:
     server = DOCKER_HUB_SERVER if (docker_format and host == "docker.io") else host
-    helpers = _section(doc, "credHelpers", path)
-    helper = next((h for k, h in helpers.items() if _split_key(k)[0] == host), None)
+    named = _section(doc, "credHelpers", path)
+    helper = next((h for k, h in named.items() if _split_key(k)[0] == host), None)
     store = doc.get("credsStore")
     if not isinstance(store, str | None) or not isinstance(helper, str | None):
         raise InvalidDocumentError(
@@ -190,7 +195,7 @@ def _from_document(
         )
     if helper or store:
         name = str(helper or store)
-        return _call_helper(name, server, env)
+        return (helpers or HelperAnswers()).get(name, server, env)
     auths = _section(doc, "auths", path)
     best: tuple[int, str, Any] | None = None
     for key, entry in auths.items():
@@ -237,33 +242,40 @@ def _decode_entry(entry: Any, path: Path, key: str) -> Credentials | None:
         raise InvalidDocumentError(what, f"auths entry {key!r}: {exc}") from None
 
 
-_helper_lock = threading.Lock()
-_helper_locks: dict[tuple[str, str], threading.Lock] = {}
-_helper_answers: dict[tuple[str, str], Credentials | None] = {}
+class HelperAnswers:
+    """What credential helpers answered, per helper program and server: one call each, even
+    when threads ask at once. A :class:`~ociinspect.session.Session` keeps one."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._answers: dict[tuple[str, str], Credentials | None] = {}
 
-def clear_helper_cache() -> None:
-    """Forget every helper answer (e.g. after ``docker login``)."""
-    with _helper_lock:
-        _helper_answers.clear()
+    def __repr__(self) -> str:
+        return f"<HelperAnswers {len(self._answers)}>"
 
+    def clear(self) -> None:
+        """Forget every answer (e.g. after ``docker login``)."""
+        with self._lock:
+            self._answers.clear()
 
-def _call_helper(name: str, server: str, env: Mapping[str, str]) -> Credentials | None:
-    program = f"docker-credential-{name}"
-    exe = shutil.which(program, path=env.get("PATH", os.defpath))
-    if exe is None:
-        raise CredentialHelperError(program, server, "not found on PATH")
-    key = (exe, server)
-    with _helper_lock:
-        lock = _helper_locks.setdefault(key, threading.Lock())
-    with lock:  # one call per helper and server even when threads ask at once
-        with _helper_lock:
-            if key in _helper_answers:
-                return _helper_answers[key]
-        answer = _run_helper(program, exe, server, env)
-        with _helper_lock:
-            _helper_answers[key] = answer
-        return answer
+    def get(self, name: str, server: str, env: Mapping[str, str]) -> Credentials | None:
+        """``docker-credential-<name> get`` for ``server``, asked once."""
+        program = f"docker-credential-{name}"
+        exe = shutil.which(program, path=env.get("PATH", os.defpath))
+        if exe is None:
+            raise CredentialHelperError(program, server, "not found on PATH")
+        key = (exe, server)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._answers:
+                    return self._answers[key]
+            answer = _run_helper(program, exe, server, env)
+            with self._lock:
+                self._answers[key] = answer
+            return answer
 
 
 def _run_helper(program: str, exe: str, server: str, env: Mapping[str, str]) -> Credentials | None:

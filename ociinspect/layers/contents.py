@@ -16,15 +16,15 @@ How the archive is read, and why:
   drops whole decompressed pieces, and every ``read`` (only header data is ever read) is checked
   against :attr:`Limits.max_pax_header` *before* the bytes are produced.
 - tarfile decodes names as UTF-8 with ``surrogateescape``, so no name fails to decode. An
-  :class:`Entry` keeps that lossless ``name`` (:attr:`Entry.raw_name` gives the bytes back) and
-  shows a display-safe ``path`` with U+FFFD for undecodable bytes (``undecodable=True``);
+  :class:`TarEntry` keeps that lossless ``name`` (:attr:`TarEntry.raw_name` gives the bytes back)
+  and shows a display-safe ``path`` with U+FFFD for undecodable bytes (``undecodable=True``);
   merging uses the lossless form, so two different undecodable names never collide.
 - tarfile silently stops at a damaged header once one member was read; the listing checks how it
   stopped (end-of-archive zero block, clean end of data, or not) and raises :class:`ArchiveError`
   for a truncated or invalid header. Truncated or corrupt gzip/zstd streams are errors too.
 - Whiteout files are recognised by name as they are listed (image-spec layer.md "Whiteouts":
   ``.wh.<name>``, the opaque ``.wh..wh..opq``, other ``.wh..wh.*`` aufs metadata) and reported in
-  :attr:`Entry.whiteout` / :attr:`Entry.whiteout_target`; nothing is applied here.
+  :attr:`TarEntry.whiteout` / :attr:`TarEntry.whiteout_target`; nothing is applied here.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class TarEntry:
     """One tar entry of a layer, listed as it is in the archive.
 
     - ``path``: normalised (``./`` and leading ``/`` removed, empty and ``.`` components dropped,
@@ -162,9 +162,9 @@ class Entry:
 
     def __post_init__(self) -> None:
         if self.type not in _S_IFMT:
-            raise ValueError(f"Entry.type must be one of {ENTRY_TYPES}, got {self.type!r}")
+            raise ValueError(f"TarEntry.type must be one of {ENTRY_TYPES}, got {self.type!r}")
         if self.whiteout is not None and self.whiteout not in WHITEOUTS:
-            raise ValueError(f"Entry.whiteout must be None or one of {WHITEOUTS}")
+            raise ValueError(f"TarEntry.whiteout must be None or one of {WHITEOUTS}")
 
     @property
     def raw_name(self) -> bytes:
@@ -301,7 +301,7 @@ def _whiteout(key: str) -> tuple[str | None, str | None]:
     return "file", f"{parent}/{target}" if parent else target
 
 
-def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> Entry:
+def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> TarEntry:
     for field in ("size", "uid", "gid"):  # Go's archive/tar reads these as int64 too
         value = getattr(info, field)
         if not 0 <= value < 1 << 63:
@@ -324,7 +324,7 @@ def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> Entry:
     if whiteout is None:
         seen.add(key)
     undecodable = not name.isascii() and _display(name) != name
-    return Entry(
+    return TarEntry(
         path=_display(key) if undecodable else key,
         name=name,
         type=kind,
@@ -347,8 +347,8 @@ def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> Entry:
     )
 
 
-class LayerListing(Iterator[Entry]):
-    """An iterator of a layer's :class:`Entry` values; totals are set once it is exhausted.
+class LayerListing(Iterator[TarEntry]):
+    """An iterator of a layer's :class:`TarEntry` values; totals are set once it is exhausted.
 
     After the last entry the rest of the stream (end-of-archive padding, and whatever follows)
     is read too, so :attr:`uncompressed_size` and :attr:`diff_id` cover the whole blob, as
@@ -378,7 +378,7 @@ class LayerListing(Iterator[Entry]):
     def __iter__(self) -> LayerListing:
         return self
 
-    def __next__(self) -> Entry:
+    def __next__(self) -> TarEntry:
         return next(self._entries)
 
     def close(self) -> None:
@@ -414,7 +414,7 @@ class LayerListing(Iterator[Entry]):
             self.compressed_size += len(chunk)
             yield chunk
 
-    def _run(self) -> Generator[Entry, None, None]:
+    def _run(self) -> Generator[TarEntry, None, None]:
         what = self.what
         stream = _Stream(self._decompress(self._chunks(), what), self.limits, what)
         try:
@@ -490,7 +490,7 @@ def iter_entries(
 __all__ = [
     "ENTRY_TYPES",
     "WHITEOUTS",
-    "Entry",
+    "TarEntry",
     "LayerListing",
     "Limits",
     "iter_entries",

@@ -9,8 +9,8 @@ whiteouts apply only to lower layers and never appear in the result) and "Applyi
 directory over a directory only updates its metadata; anything else over a directory removes the
 directory's subtree).
 
-Which entry is a whiteout, and of what, is read when listing (``Entry.whiteout``,
-``Entry.whiteout_target``, by :mod:`ociinspect.layers.contents`); this module applies them. Paths
+Which entry is a whiteout, and of what, is read when listing (``TarEntry.whiteout``,
+``TarEntry.whiteout_target``, by :mod:`ociinspect.layers.contents`); this module applies them. Paths
 are compared in their lossless form, so two different undecodable names never collide.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The listing's own path and whiteout-name rules, reused for undecodable names.
-from .contents import Entry, _normalise, _whiteout, mode_string
+from .contents import TarEntry, _normalise, _whiteout, mode_string
 
 __all__ = ["WASTE_KINDS", "MergedEntry", "Wasted", "WastedCopy", "analyse", "merge", "wasted"]
 
@@ -100,7 +100,7 @@ class _Overlay:
     """The merged view, keyed by lossless normalised path, with a child index for subtrees."""
 
     def __init__(self) -> None:
-        self.nodes: dict[str, tuple[Entry, int]] = {}
+        self.nodes: dict[str, tuple[TarEntry, int]] = {}
         self.children: dict[str, set[str]] = {}  # every key here is linked to its parent
         self.copies: list[WastedCopy] = []
         self.file_bytes = 0
@@ -139,7 +139,7 @@ class _Overlay:
         if kids is not None:
             kids.discard(key)
 
-    def add(self, entry: Entry, key: str, layer: int) -> None:
+    def add(self, entry: TarEntry, key: str, layer: int) -> None:
         if entry.type == "file":
             self.file_bytes += entry.size
         old = self.nodes.get(key)
@@ -151,7 +151,7 @@ class _Overlay:
         self.nodes[key] = (entry, layer)
         self._link(key)
 
-    def apply(self, entries: Iterable[Entry], layer: int) -> None:
+    def apply(self, entries: Iterable[TarEntry], layer: int) -> None:
         entries = list(entries)
         additions = []
         opaque = []
@@ -168,17 +168,17 @@ class _Overlay:
             self.add(entry, _key(entry), layer)
 
 
-def _key(entry: Entry) -> str:
+def _key(entry: TarEntry) -> str:
     return _normalise(entry.name)[0] if entry.undecodable else entry.path
 
 
-def _target_key(entry: Entry) -> str:
+def _target_key(entry: TarEntry) -> str:
     if not entry.undecodable:
         return entry.whiteout_target or "."
     return _whiteout(_key(entry))[1] or "."
 
 
-def analyse(layers: Iterable[Iterable[Entry]]) -> tuple[list[MergedEntry], Wasted]:
+def analyse(layers: Iterable[Iterable[TarEntry]]) -> tuple[list[MergedEntry], Wasted]:
     """:func:`merge` and :func:`wasted` in one pass over the layers (bottom layer first)."""
     overlay = _Overlay()
     for index, entries in enumerate(layers):
@@ -191,7 +191,7 @@ def analyse(layers: Iterable[Iterable[Entry]]) -> tuple[list[MergedEntry], Waste
     return merged, Wasted(tuple(overlay.copies), waste, overlay.file_bytes)
 
 
-def merge(layers: Iterable[Iterable[Entry]]) -> list[MergedEntry]:
+def merge(layers: Iterable[Iterable[TarEntry]]) -> list[MergedEntry]:
     """The filesystem the layers make, bottom layer first, sorted by path.
 
     Whiteouts never appear; a whiteout removes only what lower layers added (image-spec
@@ -201,6 +201,6 @@ def merge(layers: Iterable[Iterable[Entry]]) -> list[MergedEntry]:
     return analyse(layers)[0]
 
 
-def wasted(layers: Iterable[Iterable[Entry]]) -> Wasted:
+def wasted(layers: Iterable[Iterable[TarEntry]]) -> Wasted:
     """Superseded file copies of the layers, each counted once; see :class:`Wasted`."""
     return analyse(layers)[1]

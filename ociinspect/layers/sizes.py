@@ -23,9 +23,9 @@ cheapest to dearest, as :attr:`UncompressedSize.how` says:
 Estimates cost one small read per layer: a ``Range`` request to a registry (``bytes=-4`` or
 ``bytes=0-17``), or a read in place of a local layout or archive (sources that implement
 :class:`~ociinspect.sources.base.RangeSource`). Exact sizes and estimates are remembered per
-compressed digest, in memory for this process and, for a registry source with a disk cache, in
-the cache's metadata (:meth:`~ociinspect.cache.BlobCache.put_meta`), so a later run repeats no
-request and a later process knows what an earlier one streamed. An exact size is never
+compressed digest, in the session's memory (:class:`SizeMemo`) and, for a registry source with a
+disk cache, in the cache's metadata (:meth:`~ociinspect.cache.BlobCache.put_meta`), so a later run
+repeats no request and a later process knows what an earlier one streamed. An exact size is never
 replaced by an estimate. A failed estimate is ``unknown`` (logged), never an error: the tables
 that show it are about something else.
 """
@@ -187,55 +187,61 @@ def listing_size(listing: LayerListing) -> UncompressedSize:
 
 # --------------------------------------------------------------------------- what is known
 
-_MEMORY: dict[str, UncompressedSize] = {}
-_LOCK = threading.Lock()
-
-
 def cache_of(source: Source) -> BlobCache | None:
     """The disk cache a source keeps (a registry source's), or None."""
     cache = getattr(source, "cache", None)
     return cache if isinstance(cache, BlobCache) else None
 
 
-def known(digest: str, cache: BlobCache | None = None) -> UncompressedSize | None:
-    """What this process, or ``cache``'s metadata, learned about a compressed blob."""
-    with _LOCK:
-        found = _MEMORY.get(digest)
-    if found is not None:
+class SizeMemo:
+    """What a session learned of uncompressed sizes, by compressed digest (and, through a
+    source's disk cache, what earlier processes learned). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._sizes: dict[str, UncompressedSize] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SizeMemo {len(self._sizes)}>"
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def known(self, digest: str, cache: BlobCache | None = None) -> UncompressedSize | None:
+        """What this memo, or ``cache``'s metadata, holds about a compressed blob."""
+        with self._lock:
+            found = self._sizes.get(digest)
+        if found is not None or cache is None:
+            return found
+        found = UncompressedSize.from_json(cache.get_meta(digest).get(_META_KEY))
+        if found is not None:
+            with self._lock:
+                self._sizes.setdefault(digest, found)
         return found
-    if cache is None:
-        return None
-    found = UncompressedSize.from_json(cache.get_meta(digest).get(_META_KEY))
-    if found is not None:
-        with _LOCK:
-            _MEMORY.setdefault(digest, found)
-    return found
 
-
-def remember(
-    digest: str, size: UncompressedSize, cache: BlobCache | None = None
-) -> UncompressedSize:
-    """Keep ``size`` for ``digest`` (in memory, and in ``cache``'s metadata), unless an exact
-    size is known already; returns what is kept."""
-    if size.how in ("unknown", "uncompressed"):
+    def remember(
+        self, digest: str, size: UncompressedSize, cache: BlobCache | None = None
+    ) -> UncompressedSize:
+        """Keep ``size`` for ``digest`` (here, and in ``cache``'s metadata), unless an exact
+        size is known already; returns what is kept."""
+        if size.how in ("unknown", "uncompressed"):
+            return size
+        with self._lock:
+            old = self._sizes.get(digest)
+            if old is not None and old.exact and not size.exact:
+                return old
+            self._sizes[digest] = size
+        if cache is not None:
+            try:
+                cache.put_meta(digest, {_META_KEY: size.to_json()})
+            except OSError as exc:  # a read-only cache: the size stays known in this memo
+                log.warning("cannot record the uncompressed size of %s: %s", digest, exc)
         return size
-    with _LOCK:
-        old = _MEMORY.get(digest)
-        if old is not None and old.exact and not size.exact:
-            return old
-        _MEMORY[digest] = size
-    if cache is not None:
-        try:
-            cache.put_meta(digest, {_META_KEY: size.to_json()})
-        except OSError as exc:  # a read-only cache: the size stays known in this process
-            log.warning("cannot record the uncompressed size of %s: %s", digest, exc)
-    return size
 
-
-def forget() -> None:
-    """Forget what this process learned (the disk caches keep theirs)."""
-    with _LOCK:
-        _MEMORY.clear()
+    def clear(self) -> None:
+        """Forget what was learned (the disk caches keep theirs)."""
+        with self._lock:
+            self._sizes.clear()
 
 
 # --------------------------------------------------------------------------- finding out
@@ -272,14 +278,17 @@ def _estimated(source: Source, desc: Descriptor) -> UncompressedSize:
     return from_head(got.data, desc.size)
 
 
-def uncompressed_size(source: Source, desc: Descriptor, mode: str = "estimate") -> UncompressedSize:
-    """One layer's uncompressed size as far as ``mode`` (one of :data:`MODES`) allows."""
+def uncompressed_size(
+    source: Source, desc: Descriptor, memo: SizeMemo, mode: str = "estimate"
+) -> UncompressedSize:
+    """One layer's uncompressed size as far as ``mode`` (one of :data:`MODES`) allows; what is
+    learned is kept in ``memo`` (a session's)."""
     if mode not in MODES:
         raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
     free = without_io(desc)
     if free.exact or desc.compression is None:
         return free
-    found = known(desc.digest, cache_of(source))
+    found = memo.known(desc.digest, cache_of(source))
     if found is not None and (found.exact or mode != "exact"):
         return found
     if mode == "none":
@@ -293,20 +302,20 @@ def uncompressed_size(source: Source, desc: Descriptor, mode: str = "estimate") 
         return found or free
     if got.how == "unknown":
         return found or free
-    return remember(desc.digest, got, cache_of(source))
+    return memo.remember(desc.digest, got, cache_of(source))
 
 
 def uncompressed_sizes(
-    source: Source, layers: Iterable[Descriptor], mode: str = "estimate"
+    source: Source, layers: Iterable[Descriptor], memo: SizeMemo, mode: str = "estimate"
 ) -> dict[str, UncompressedSize]:
     """:func:`uncompressed_size` of each distinct layer, by digest; reads run concurrently."""
     unique = {d.digest: d for d in layers}
     if mode not in MODES:
         raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
     if mode == "none" or len(unique) <= 1:
-        return {k: uncompressed_size(source, d, mode) for k, d in unique.items()}
+        return {k: uncompressed_size(source, d, memo, mode) for k, d in unique.items()}
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(unique))) as pool:
-        found = pool.map(lambda d: uncompressed_size(source, d, mode), unique.values())
+        found = pool.map(lambda d: uncompressed_size(source, d, memo, mode), unique.values())
         return dict(zip(unique, found, strict=True))
 
 
@@ -331,16 +340,14 @@ __all__ = [
     "HOWS",
     "MODES",
     "UNKNOWN",
+    "SizeMemo",
     "UncompressedSize",
     "cache_of",
     "estimate_gzip",
-    "forget",
     "from_head",
     "from_tail",
-    "known",
     "listing_size",
     "lookup",
-    "remember",
     "total",
     "uncompressed_size",
     "uncompressed_sizes",

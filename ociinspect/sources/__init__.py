@@ -18,8 +18,7 @@ from ..errors import SourceError
 from .base import BlobRange, RangeSource, Source
 
 if TYPE_CHECKING:
-    from ..cache import BlobCache
-    from ..distribution.client import RegistryClient
+    from ..session import Session
 
 TRANSPORTS = ("docker://", "oci:", "oci-archive:", "docker-archive:")
 
@@ -49,20 +48,9 @@ def _refuse_local_looking(ref: str) -> None:
         )
 
 
-def open_source(
-    ref: str,
-    client: RegistryClient | None = None,
-    cache: BlobCache | None | object = ...,
-    *,
-    offline: bool | None = None,
-    progress: bool | None = None,
-) -> Source:
-    """The source a reference string names. ``cache=...`` means the default disk cache.
-
-    Registry options (local sources ignore them): ``offline`` (default: ``OCIINSPECT_OFFLINE``)
-    sends no request and answers from the cache; ``progress`` shows bars for downloads (default:
-    ``OCIINSPECT_PROGRESS``, for blobs of 8 MiB or more). See :mod:`.registry`.
-    """
+def open_source(ref: str, session: Session | None = None) -> Source:
+    """The source a reference string names. A registry source works through ``session`` (the
+    default session when None): its client, disk cache, offline and progress settings."""
     if not isinstance(ref, str) or not ref.strip():
         raise SourceError(f"empty image reference: {ref!r}")
     ref = ref.strip()
@@ -82,8 +70,7 @@ def open_source(
         spec = ref[len("docker-archive:") :]
         path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
         return DockerArchiveSource(path, name or None)
-    from .. import cache as cache_module
-    from ..distribution.client import default_client
+    from ..session import session_of
     from ..values.reference import parse
     from .registry import RegistrySource
 
@@ -91,14 +78,7 @@ def open_source(
         ref = ref[len("docker://") :]
     else:
         _refuse_local_looking(ref)
-    chosen = cache_module.default_cache() if cache is ... else cache
-    return RegistrySource(
-        parse(ref),
-        client or default_client(),
-        chosen,  # type: ignore[arg-type]
-        offline=offline,
-        progress=progress,
-    )
+    return RegistrySource(parse(ref), session_of(session))
 
 
 __all__ = ["TRANSPORTS", "BlobRange", "RangeSource", "Source", "open_source"]

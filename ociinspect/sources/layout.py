@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..distribution._streaming import verified
 from ..distribution.protocol import MAX_MANIFEST_SIZE
 from ..errors import (
     InvalidDocumentError,
@@ -45,6 +44,7 @@ from ..values import mediatypes as mt
 from ..values.digest import Digest, sha256
 from ..values.models import Descriptor, Index, ManifestInfo, detect_media_type, parse_layout_header
 from ..values.reference import parse as parse_reference
+from ..values.streams import verified
 from .base import BlobRange
 
 #: Chunk size of :meth:`LayoutSource.open_blob` and of every internal read.
@@ -181,7 +181,7 @@ def open_verified(
     _check_size(storage, path, what, size, None)
     chunks = storage.chunks(path)
     try:
-        yield verifier.feed(chunks)
+        yield verified(chunks, verifier)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

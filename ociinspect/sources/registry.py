@@ -9,16 +9,17 @@ and in the cache directory (:meth:`~ociinspect.cache.BlobCache.put_tag`), as a h
 is one, the tag is revalidated with a HEAD (one request) and the manifest the HEAD names is read
 from the cache; without one, a plain GET resolves it (as cheap, and it brings the bytes along).
 
-Offline mode (``offline=True``, or ``OCIINSPECT_OFFLINE=1``) sends no request at all: content
-addressed by digest comes from the cache, a tag is answered with the digest it last pointed at
-with an :class:`OfflineWarning` (the tag may have moved since), and anything the cache does not
+Offline mode (``Session(offline=True)``, or ``OCIINSPECT_OFFLINE=1``) sends no request at all:
+content addressed by digest comes from the cache, a tag is answered with the digest it last pointed
+at with an :class:`OfflineWarning` (the tag may have moved since), and anything the cache does not
 hold is a :class:`~ociinspect.errors.SourceError` saying so. Without offline mode a registry that
 cannot be reached is an error (:class:`~ociinspect.errors.TransportError`); when the cache holds
 what the tag last named, the message says that offline mode would use it.
 
 Progress: downloads of at least 8 MiB show a bar (see :func:`ociinspect.progress.bar_for`;
-``progress=False`` or ``OCIINSPECT_PROGRESS=0`` silence it); :meth:`RegistrySource.open_blob`
-also takes an explicit ``progress=`` (this source ``reports_progress``).
+``Session(progress=False)`` or ``OCIINSPECT_PROGRESS=0`` silence it);
+:meth:`RegistrySource.open_blob` also takes an explicit ``progress=`` (this source
+``reports_progress``).
 """
 
 from __future__ import annotations
@@ -26,25 +27,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import warnings
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ..cache import BlobCache
-from ..distribution.client import RegistryClient
 from ..errors import SourceError, TransportError
 from ..progress import Progress, bar_for, counted
 from ..values.models import ManifestInfo
 from ..values.reference import Reference
+
+if TYPE_CHECKING:
+    from ..session import Session
 from .base import BlobRange
 
-#: tag reference -> digest seen in this process: a hint that a HEAD can confirm, never trusted.
-_TAG_HINTS: dict[str, str] = {}
-_HINTS_LOCK = threading.Lock()
 #: A registry that ignores ``Range`` sends whole blobs; larger ones are refused (not held in
 #: memory) when :meth:`RegistrySource.blob_range` is asked for a few bytes.
 WHOLE_BLOB_LIMIT = 64 * 1024 * 1024
-_ON = {"1", "on", "true", "yes"}
 log = logging.getLogger("ociinspect.sources.registry")
 
 
@@ -52,38 +51,19 @@ class OfflineWarning(UserWarning):
     """Offline mode answered a tag with the digest it pointed at when last seen."""
 
 
-def offline_mode(offline: bool | None = None) -> bool:
-    """The explicit choice if given, else whether ``OCIINSPECT_OFFLINE`` is 1/on/true/yes."""
-    if offline is not None:
-        return offline
-    return os.environ.get("OCIINSPECT_OFFLINE", "").strip().lower() in _ON
-
-
-def clear_tag_hints() -> None:
-    """Forget the tag hints held in memory (those in cache directories stay)."""
-    with _HINTS_LOCK:
-        _TAG_HINTS.clear()
-
-
 class RegistrySource:
     """``docker://`` references: one repository of one registry."""
 
     reports_progress = True
 
-    def __init__(
-        self,
-        reference: Reference,
-        client: RegistryClient,
-        cache: BlobCache | None = None,
-        *,
-        offline: bool | None = None,
-        progress: bool | None = None,
-    ) -> None:
+    def __init__(self, reference: Reference, session: Session) -> None:
         self.reference = reference
-        self.client = client
-        self.cache = cache
-        self.offline = offline_mode(offline)
-        self.progress = progress
+        self.session = session
+        self.client = session.client
+        self.cache: BlobCache | None = session.cache
+        self.offline = session.settings.offline
+        #: None: bars for large downloads; False: none (see progress.bar_for)
+        self.progress: bool | None = None if session.settings.progress else False
         self.registry = reference.registry
         self.repository = reference.repository
         self.name = f"docker://{reference}"
@@ -97,9 +77,8 @@ class RegistrySource:
     # -- tags ---------------------------------------------------------------------------------
 
     def _hint(self, key: str) -> str | None:
-        with _HINTS_LOCK:
-            hint = _TAG_HINTS.get(key)
-        if hint is None and self.cache is not None:
+        hint = self.session.tag_hint(key)
+        if hint is None and self.cache is not None and self.cache is not self.session.cache:
             hint = self.cache.tag(key)
         return hint
 
@@ -118,8 +97,7 @@ class RegistrySource:
         self.cache = None
 
     def _remember(self, key: str, digest: str) -> None:
-        with _HINTS_LOCK:
-            _TAG_HINTS[key] = digest
+        self.session.remember_tag(key, digest)
         if self.cache is not None:
             try:
                 self.cache.put_tag(key, digest)
@@ -155,7 +133,7 @@ class RegistrySource:
                 exc.status,
                 exc.errors,
                 reason=f"{exc.reason}; the cache holds {hint}, which {key} named when last "
-                "seen: offline=True or OCIINSPECT_OFFLINE=1 would use it",
+                "seen: Session(offline=True) or OCIINSPECT_OFFLINE=1 would use it",
             ) from exc
         self._remember(key, info.digest)
         return info

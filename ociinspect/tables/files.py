@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..layers.contents import ENTRY_TYPES, WHITEOUTS, Entry
+from ..layers.contents import ENTRY_TYPES, WHITEOUTS, TarEntry
 from ..layers.overlay import WASTE_KINDS, MergedEntry, Wasted, WastedCopy
 
 ENTRY_TYPE_DTYPE = pd.CategoricalDtype(list(ENTRY_TYPES))
@@ -69,13 +69,13 @@ def _mtimes(values: list[float]) -> pd.Series:
     return times.astype(MTIME_DTYPE)
 
 
-def files_frame(entries: Iterable[Entry]) -> pd.DataFrame:
+def files_frame(entries: Iterable[TarEntry]) -> pd.DataFrame:
     """One row per tar entry of one layer, in archive order (whiteouts and duplicates included).
 
     ========================  ======================  ==========================================
     column                    dtype                   meaning
     ========================  ======================  ==========================================
-    ``path``                  string                  normalised path (``Entry.path``)
+    ``path``                  string                  normalised path (``TarEntry.path``)
     ``type``                  category                file, dir, symlink, hardlink, char, block,
                                                       fifo, other
     ``size``                  int64                   bytes, from the tar header

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..layers.sizes import UncompressedSize, lookup, total
-from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Entry
+from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, IndexEntry
 from ..values.models import ImageConfig, Index, Manifest
 from .frame import BOOL, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
@@ -41,7 +41,7 @@ PLATFORMS_COLUMNS: dict[str, Any] = {
 
 #: What was loaded for an entry: its manifest (or nested index), or why it failed; and the
 #: image config when it was fetched (images only).
-Loaded = tuple[Entry, Manifest | Index | BaseException | None, ImageConfig | None]
+Loaded = tuple[IndexEntry, Manifest | Index | BaseException | None, ImageConfig | None]
 
 
 def error_text(error: BaseException) -> str:

@@ -44,8 +44,8 @@ from .build_layers import (
     DEFAULT_MTIME,
     Blob,
     Compression,
-    Entry,
     EntryType,
+    Member,
     block_device,
     char_device,
     compress,
@@ -120,7 +120,7 @@ def parse_platform(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Image:
+class BuiltImage:
     """A built image: its manifest blob, config blob and layer blobs."""
 
     manifest: Blob
@@ -212,7 +212,7 @@ def image(
     history: Sequence[Step] | None = None,
     annotations: Mapping[str, str] | None = None,
     docker: bool = False,
-) -> Image:
+) -> BuiltImage:
     """An image manifest + config over ``layers``.
 
     ``history`` must have exactly one non-empty step per layer, in order (image-spec config.md:
@@ -258,7 +258,7 @@ def image(
     }
     if annotations:
         manifest["annotations"] = dict(annotations)
-    return Image(
+    return BuiltImage(
         json_blob(manifest, manifest_type), config_blob, tuple(layers), tuple(sorted(plat.items()))
     )
 
@@ -270,7 +270,7 @@ def _docker_layer_type(blob: Blob) -> str:
     return _DOCKER_LAYER[comp]
 
 
-def attestation(subject: Image, *, name: str = "pkg:docker/ociinspect/sample") -> Image:
+def attestation(subject: BuiltImage, *, name: str = "pkg:docker/ociinspect/sample") -> BuiltImage:
     """A BuildKit-style attestation manifest for ``subject`` (an in-toto SLSA provenance)."""
     statement = {
         "_type": "https://in-toto.io/Statement/v0.1",
@@ -302,7 +302,7 @@ def attestation(subject: Image, *, name: str = "pkg:docker/ociinspect/sample") -
         },
         mt.OCI_MANIFEST,
     )
-    return Image(
+    return BuiltImage(
         manifest,
         config,
         (body,),
@@ -315,12 +315,12 @@ def attestation(subject: Image, *, name: str = "pkg:docker/ociinspect/sample") -
 
 
 @dataclass(frozen=True)
-class Index:
+class BuiltIndex:
     """A built index (or Docker manifest list) with the images it lists."""
 
     index: Blob
-    images: tuple[Image, ...]
-    attestations: tuple[Image, ...] = ()
+    images: tuple[BuiltImage, ...]
+    attestations: tuple[BuiltImage, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -343,7 +343,7 @@ class Index:
     def descriptor(self) -> dict[str, Any]:
         return self.index.descriptor()
 
-    def image_for(self, platform: str) -> Image:
+    def image_for(self, platform: str) -> BuiltImage:
         """The image built for ``platform`` ("linux/arm64/v8"); KeyError when absent."""
         wanted = sorted(parse_platform(platform).items())
         for img in self.images:
@@ -353,12 +353,12 @@ class Index:
 
 
 def index(
-    images: Sequence[Image],
+    images: Sequence[BuiltImage],
     *,
     attestations: bool | None = None,
     docker: bool = False,
     annotations: Mapping[str, str] | None = None,
-) -> Index:
+) -> BuiltIndex:
     """An OCI index (or, ``docker=True``, a Docker manifest list) over ``images``.
 
     Image entries come first in the order given, then (OCI only, default on) one attestation
@@ -382,11 +382,11 @@ def index(
     }
     if annotations:
         body["annotations"] = dict(annotations)
-    return Index(json_blob(body, media_type), tuple(images), extra)
+    return BuiltIndex(json_blob(body, media_type), tuple(images), extra)
 
 
 #: What a layout or registry tag can point at.
-Root: TypeAlias = Image | Index
+Root: TypeAlias = BuiltImage | BuiltIndex
 
 
 def write_layout(
@@ -434,10 +434,10 @@ __all__ = [
     "REF_NAME",
     "Blob",
     "Compression",
-    "Entry",
+    "Member",
     "EntryType",
-    "Image",
-    "Index",
+    "BuiltImage",
+    "BuiltIndex",
     "Root",
     "Step",
     "attestation",

@@ -13,7 +13,7 @@ re-exports them and builds images, indexes and layouts over the blobs.
 - gzip: ``mtime=0``, no file name, level 9; the header's OS byte is 255 ("unknown") as CPython
   writes it. zstd: level 3, content size written, no checksum, one thread.
 
-Entry paths are written as given (a directory gets tar's trailing ``/``): nothing is
+Member paths are written as given (a directory gets tar's trailing ``/``): nothing is
 normalised, so tests can build hostile layers (``../x``, ``/abs``, duplicates) on purpose.
 """
 
@@ -33,7 +33,7 @@ __all__ = [
     "DEFAULT_MTIME",
     "Blob",
     "Compression",
-    "Entry",
+    "Member",
     "EntryType",
     "block_device",
     "char_device",
@@ -49,7 +49,7 @@ __all__ = [
     "whiteout",
 ]
 
-#: Entry mtime when none is given: 2024-01-01T00:00:00Z.
+#: Member mtime when none is given: 2024-01-01T00:00:00Z.
 DEFAULT_MTIME = 1_704_067_200
 
 Compression = Literal["gzip", "zstd", "none"]
@@ -72,7 +72,7 @@ _OCI_LAYER = {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD, "none": mt.O
 
 
 @dataclass(frozen=True)
-class Entry:
+class Member:
     """One tar member. Build with :func:`file`, :func:`directory`, :func:`symlink`, ... ."""
 
     path: str
@@ -121,60 +121,60 @@ def file(
     gid: int = 0,
     mtime: int = DEFAULT_MTIME,
     xattrs: Mapping[str, str] | None = None,
-) -> Entry:
+) -> Member:
     """A regular file; ``str`` data is UTF-8 encoded. ``xattrs`` become SCHILY.xattr.* records."""
     content = data.encode() if isinstance(data, str) else bytes(data)
     pax = tuple(sorted((f"SCHILY.xattr.{k}", v) for k, v in (xattrs or {}).items()))
-    return Entry(path, "file", content, mode=mode, uid=uid, gid=gid, mtime=mtime, pax=pax)
+    return Member(path, "file", content, mode=mode, uid=uid, gid=gid, mtime=mtime, pax=pax)
 
 
 def directory(
     path: str, *, mode: int = 0o755, uid: int = 0, gid: int = 0, mtime: int = DEFAULT_MTIME
-) -> Entry:
+) -> Member:
     """A directory (tar adds the trailing ``/``)."""
-    return Entry(path, "dir", mode=mode, uid=uid, gid=gid, mtime=mtime)
+    return Member(path, "dir", mode=mode, uid=uid, gid=gid, mtime=mtime)
 
 
 def symlink(
     path: str, target: str, *, uid: int = 0, gid: int = 0, mtime: int = DEFAULT_MTIME
-) -> Entry:
+) -> Member:
     """A symbolic link to ``target`` (written verbatim, relative or absolute)."""
-    return Entry(path, "symlink", target=target, uid=uid, gid=gid, mtime=mtime)
+    return Member(path, "symlink", target=target, uid=uid, gid=gid, mtime=mtime)
 
 
-def hardlink(path: str, target: str, *, mode: int = 0o644, mtime: int = DEFAULT_MTIME) -> Entry:
+def hardlink(path: str, target: str, *, mode: int = 0o644, mtime: int = DEFAULT_MTIME) -> Member:
     """A hard link to the member named ``target`` (tar LNKTYPE, size 0)."""
-    return Entry(path, "hardlink", target=target, mode=mode, mtime=mtime)
+    return Member(path, "hardlink", target=target, mode=mode, mtime=mtime)
 
 
-def whiteout(path: str, *, mtime: int = DEFAULT_MTIME) -> Entry:
+def whiteout(path: str, *, mtime: int = DEFAULT_MTIME) -> Member:
     """Deletes ``path`` from lower layers: an empty file ``dir/.wh.name`` (image-spec layer.md)."""
     parent, _, name = path.rstrip("/").rpartition("/")
-    return Entry(f"{parent}/.wh.{name}" if parent else f".wh.{name}", "file", mtime=mtime)
+    return Member(f"{parent}/.wh.{name}" if parent else f".wh.{name}", "file", mtime=mtime)
 
 
-def opaque_whiteout(directory_path: str, *, mtime: int = DEFAULT_MTIME) -> Entry:
+def opaque_whiteout(directory_path: str, *, mtime: int = DEFAULT_MTIME) -> Member:
     """Hides every lower-layer child of a directory: ``dir/.wh..wh..opq`` (layer.md)."""
-    return Entry(f"{directory_path.rstrip('/')}/.wh..wh..opq", "file", mtime=mtime)
+    return Member(f"{directory_path.rstrip('/')}/.wh..wh..opq", "file", mtime=mtime)
 
 
 def char_device(
     path: str, major: int, minor: int, *, mode: int = 0o666, mtime: int = DEFAULT_MTIME
-) -> Entry:
+) -> Member:
     """A character device node."""
-    return Entry(path, "char", mode=mode, devmajor=major, devminor=minor, mtime=mtime)
+    return Member(path, "char", mode=mode, devmajor=major, devminor=minor, mtime=mtime)
 
 
 def block_device(
     path: str, major: int, minor: int, *, mode: int = 0o660, mtime: int = DEFAULT_MTIME
-) -> Entry:
+) -> Member:
     """A block device node."""
-    return Entry(path, "block", mode=mode, devmajor=major, devminor=minor, mtime=mtime)
+    return Member(path, "block", mode=mode, devmajor=major, devminor=minor, mtime=mtime)
 
 
-def fifo(path: str, *, mode: int = 0o644, mtime: int = DEFAULT_MTIME) -> Entry:
+def fifo(path: str, *, mode: int = 0o644, mtime: int = DEFAULT_MTIME) -> Member:
     """A named pipe."""
-    return Entry(path, "fifo", mode=mode, mtime=mtime)
+    return Member(path, "fifo", mode=mode, mtime=mtime)
 
 
 # --------------------------------------------------------------------------- blobs and layers
@@ -210,7 +210,7 @@ class Blob:
         return desc
 
 
-def tar(entries: Iterable[Entry], *, sort: bool = True) -> bytes:
+def tar(entries: Iterable[Member], *, sort: bool = True) -> bytes:
     """An uncompressed PAX tar of ``entries`` (sorted by path, stable, unless ``sort=False``)."""
     members = sorted(entries, key=lambda e: e.path) if sort else list(entries)
     buffer = io.BytesIO()
@@ -238,7 +238,7 @@ def compress(data: bytes, compression: Compression) -> bytes:
 
 
 def layer(
-    entries: Iterable[Entry],
+    entries: Iterable[Member],
     compression: Compression = "gzip",
     *,
     sort: bool = True,

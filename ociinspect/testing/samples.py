@@ -30,19 +30,15 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
+from .._sample import SAMPLE, SAMPLE_DIR
 from ..values import mediatypes as mt
 from . import build
 
 PLATFORMS = ("linux/amd64", "linux/arm64/v8", "linux/arm/v7")
 TAGS = ("latest", "1.0")
 SBOM_TYPE = "application/spdx+json"
-#: The shipped layout, found through importlib.resources (package data ``sample/**/*``).
-SAMPLE_DIR = Path(str(resources.files("ociinspect").joinpath("sample")))
-#: A reference to the bundled sample that every ociinspect function accepts.
-SAMPLE = f"oci:{SAMPLE_DIR}:latest"
 
 _START = 1_704_067_200  # 2024-01-01T00:00:00Z, build.DEFAULT_MTIME
 
@@ -146,7 +142,7 @@ def _history(platform: str) -> list[build.Step]:
     ]
 
 
-def sample_image(platform: str) -> build.Image:
+def sample_image(platform: str) -> build.BuiltImage:
     """One platform's image of the sample."""
     return build.image(
         [_base(platform), _install(platform), _cleanup(), _app(), _app_config()],
@@ -175,12 +171,12 @@ def sample_image(platform: str) -> build.Image:
     )
 
 
-def sample_index() -> build.Index:
+def sample_index() -> build.BuiltIndex:
     """The three images and their attestations."""
     return build.index([sample_image(p) for p in PLATFORMS])
 
 
-def sbom_artifact(subject: build.Image) -> tuple[build.Blob, list[build.Blob]]:
+def sbom_artifact(subject: build.BuiltImage) -> tuple[build.Blob, list[build.Blob]]:
     """An SPDX SBOM artifact (image-spec manifest.md "Guidelines for Artifact Usage": empty
     config, ``artifactType``, ``subject``): its manifest and the blobs it needs."""
     empty = build.Blob(mt.OCI_EMPTY, b"{}")

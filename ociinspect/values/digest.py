@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    pass
 
 #: Algorithms ociinspect verifies, with the length of their hex encoding (image-spec: registered).
 ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
@@ -130,13 +130,6 @@ class Verifier:
         if self.size is not None and self.received > self.size:
             raise SizeMismatchError(self.what, self.size, self.received)
         self._hash.update(chunk)
-
-    def feed(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """Pass chunks through while hashing them; verify when the stream ends."""
-        for chunk in chunks:
-            self.update(chunk)
-            yield chunk
-        self.verify()
 
     @property
     def actual(self) -> Digest:

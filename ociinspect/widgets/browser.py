@@ -5,8 +5,8 @@ does what a user's click would. The work is the library's: :mod:`.views` opens t
 (:mod:`ociinspect.navigation`) and calls the table functions (:mod:`ociinspect.api`,
 :mod:`ociinspect.tables`), :mod:`.render` and :mod:`.chart` turn tables into HTML, all in a
 background thread (:mod:`.tasks` says why); the widget only places the results. Registry
-requests go through the kernel's shared client
-(:func:`ociinspect.distribution.client.default_client`), so browsers share tokens and connections,
+requests go through the browser's :class:`~ociinspect.session.Session` (the default one unless
+``session=`` is given), so browsers share tokens and connections,
 and the HTTP tab lists what each action asked.
 """
 
@@ -21,8 +21,7 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Bool, Enum, Int, List, Unicode, observe
 
-from .. import navigation as oimage
-from ..distribution.client import RegistryClient, default_client
+from .. import navigation
 from ..distribution.trace import Exchange
 from ..errors import (
     AuthError,
@@ -33,6 +32,7 @@ from ..errors import (
     SourceError,
     TransportError,
 )
+from ..session import Session, session_of
 from ..tables import trace_frame
 from . import render
 from .chart import bars_from_layers, layer_chart_html
@@ -77,8 +77,8 @@ class ImageBrowser(w.VBox):
     """Browse an image or index: platforms, layers, history, config, files, raw JSON, HTTP.
 
     ``ImageBrowser("alpine:3.20")`` starts loading at once, in the background (:meth:`wait`
-    blocks until done). Source options (``client=``, ``cache=``) go to
-    :func:`ociinspect.navigation.open`; without ``client`` the kernel's shared client is used.
+    blocks until done). ``session=`` says whose client, cache and trace it uses (default: the
+    kernel's :func:`~ociinspect.session.default_session`).
     ``background=False`` loads in the caller's thread instead.
     """
 
@@ -103,10 +103,10 @@ class ImageBrowser(w.VBox):
         platform: str | None = None,
         *,
         background: bool = True,
-        **source_options: Any,
+        session: Session | None = None,
     ) -> None:
         self._runner = Runner(background)
-        self._source_options = source_options
+        self.session = session_of(session)
         self._local = threading.local()  # per thread: is this thread setting values itself?
         self._active: set[str] = set()  # channels with work in flight
         self._root: RootView | None = None
@@ -197,11 +197,11 @@ class ImageBrowser(w.VBox):
         with self._quiet():
             self.reference = self.ref_box.value = text
             self.platform = platform or ""
-        options = self._source_options
+        session = self.session
         self._submit(
             "load",
             f"load {text}",
-            lambda: fetch_root(text, platform, options),
+            lambda: fetch_root(text, platform, session),
             self._show_root,
             f"Loading {text}…",
             self._show_failed_load,
@@ -231,7 +231,7 @@ class ImageBrowser(w.VBox):
         return self
 
     @property
-    def image(self) -> oimage.Image | None:
+    def image(self) -> navigation.Image | None:
         """The image shown, once loaded."""
         return self._view.image if self._view is not None else None
 
@@ -315,7 +315,7 @@ class ImageBrowser(w.VBox):
         error message. ``show`` may return an error to report about a result it did show (an
         index without the platform asked for). A ``load`` supersedes the ``aux`` work (file
         listings, Raw links) in flight. The HTTP tab and the status line follow either way."""
-        trace = self._client().trace
+        trace = self.session.trace
         mark = trace.mark()
         started = time.monotonic()
         with self._runner.lock:
@@ -349,10 +349,6 @@ class ImageBrowser(w.VBox):
                 self._finish(action, error, seconds, len(exchanges))
 
         self._runner.submit(channel, measured, done)
-
-    def _client(self) -> RegistryClient:
-        client = self._source_options.get("client")
-        return client if isinstance(client, RegistryClient) else default_client()
 
     def _set_busy(self, message: str) -> None:
         self.status = "loading"
@@ -462,7 +458,7 @@ class ImageBrowser(w.VBox):
         self.layer = self.files.reset(img, self.layer)
         self.tabs.layout.display = ""
         found = root.found if root is not None else None
-        index = found.index if isinstance(found, oimage.ImageIndex) else None
+        index = found.index if isinstance(found, navigation.ImageIndex) else None
         self.raw.reset(img.source, index, img, view.platform)
         if self.tabs.selected_index == FILES:
             self.files.show(self.layer, self.merged)
@@ -479,10 +475,10 @@ class ImageBrowser(w.VBox):
         self.tabs.layout.display = "none"
 
 
-def _root_facts(found: oimage.Image | oimage.ImageIndex) -> list[tuple[str, str]]:
+def _root_facts(found: navigation.Image | navigation.ImageIndex) -> list[tuple[str, str]]:
     """The header line: where it comes from, and for an index what it lists."""
     facts = [("source", f"<code>{esc(found.source.name)}</code>")]
-    if isinstance(found, oimage.ImageIndex):
+    if isinstance(found, navigation.ImageIndex):
         kinds = [e.kind for e in found.entries]
         counts = ", ".join(
             f"{kinds.count(k)} {k}{'s' * (kinds.count(k) != 1)}" for k in dict.fromkeys(kinds)
@@ -495,17 +491,23 @@ def _root_facts(found: oimage.Image | oimage.ImageIndex) -> list[tuple[str, str]
     return facts
 
 
-def browse(ref: str | None = None, platform: str | None = None, **options: Any) -> ImageBrowser:
+def browse(
+    ref: str | None = None,
+    platform: str | None = None,
+    *,
+    session: Session | None = None,
+    background: bool = True,
+) -> ImageBrowser:
     """An :class:`ImageBrowser` on ``ref``; with no reference, on the bundled sample image.
 
-    Put it last in a cell to show it. ``platform`` picks an image of an index; other options
-    go to :class:`ImageBrowser` (``background=``) and to the source (``client=``, ``cache=``).
+    Put it last in a cell to show it. ``platform`` picks an image of an index; ``session``
+    whose client and cache it uses; ``background=False`` loads in the caller's thread.
     """
     if ref is None:
-        from ..testing.samples import SAMPLE
+        from .._sample import SAMPLE
 
         ref = SAMPLE
-    return ImageBrowser(ref, platform, **options)
+    return ImageBrowser(ref, platform, background=background, session=session)
 
 
 __all__ = ["TABS", "ImageBrowser", "browse", "error_title"]

@@ -12,8 +12,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import api
-from .. import navigation as oimage
+from .. import api, navigation
 from ..sources import Source
 from ..values import mediatypes as mt
 from ..values.models import Index
@@ -49,10 +48,10 @@ class FilesPane:
         )
         self.view = css(w.HTML(), "oi-files-view")
         self.box = css(w.VBox([w.HBox([self.picker, self.merged_box]), self.view]), "oi-files-pane")
-        self._image: oimage.Image | None = None
+        self._image: navigation.Image | None = None
         self._cache: dict[tuple[str, int], str] = {}
 
-    def reset(self, img: oimage.Image | None, layer: int) -> int:
+    def reset(self, img: navigation.Image | None, layer: int) -> int:
         """Show ``img``'s layers in the picker; returns ``layer`` kept within range."""
         self._image = img
         layers = img.layers if img is not None else ()
@@ -121,7 +120,9 @@ class RawPane:
         self._layers: tuple[Any, ...] = ()
         self.picker.observe(self._on_pick, "value")
 
-    def reset(self, source: Source, index: Index | None, img: oimage.Image, platform: str) -> None:
+    def reset(
+        self, source: Source, index: Index | None, img: navigation.Image, platform: str
+    ) -> None:
         """The documents of a newly shown image: the index (if any), manifest, config."""
         self._source, self._layers = source, img.layers
         docs = [rawdocs.index_doc(index, "index")] if index is not None else []

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import api
-from .. import navigation as oimage
+from .. import api, navigation
 from ..errors import PlatformNotFoundError
+from ..session import Session
 from ..sources import Source
 from ..tables import layers_frame, platforms_frame
 from ..values.models import Index, parse_document
@@ -24,14 +24,14 @@ from . import raw as rawdocs
 from . import render
 from .chart import Bar, bars_from_layers
 
-ENTRY_KINDS = (oimage.IMAGE, oimage.ATTESTATION, oimage.INDEX, oimage.ARTIFACT)
+ENTRY_KINDS = (navigation.IMAGE, navigation.ATTESTATION, navigation.INDEX, navigation.ARTIFACT)
 
 
 @dataclass
 class ImageView:
     """One image's tabs."""
 
-    image: oimage.Image
+    image: navigation.Image
     platform: str
     selection: str
     layers: pd.DataFrame
@@ -45,17 +45,17 @@ class ImageView:
 class RootView:
     """What a reference names; for an index, its entries and every image's layers."""
 
-    found: oimage.Image | oimage.ImageIndex
+    found: navigation.Image | navigation.ImageIndex
     platforms: pd.DataFrame | None = None
     options: list[str] = field(default_factory=list)  # image platforms, for the selector
-    images: dict[int, oimage.Image] = field(default_factory=dict)  # entry position -> image
+    images: dict[int, navigation.Image] = field(default_factory=dict)  # entry position -> image
     bars: list[Bar] = field(default_factory=list)
     view: ImageView | None = None
     view_error: PlatformNotFoundError | None = None  # the asked-for platform is missing
 
     @property
     def is_index(self) -> bool:
-        return isinstance(self.found, oimage.ImageIndex)
+        return isinstance(self.found, navigation.ImageIndex)
 
     @property
     def local(self) -> bool:
@@ -63,24 +63,25 @@ class RootView:
         return not self.found.source.name.startswith("docker://")
 
 
-def fetch_root(ref: str, platform: str | None, options: dict[str, Any]) -> RootView:
-    """Open ``ref``; for an index fetch each entry, tabulate them, and pick the image."""
-    found = oimage.open(ref, **options)
+def fetch_root(ref: str, platform: str | None, session: Session | None = None) -> RootView:
+    """Open ``ref`` in ``session``; for an index fetch each entry, tabulate them, and pick the
+    image."""
+    found = navigation.open(ref, session=session)
     root = RootView(found)
-    if isinstance(found, oimage.ImageIndex):
+    if isinstance(found, navigation.ImageIndex):
         rows: list[Any] = []  # (entry, document or error, config): tables.index.Loaded
         for entry, target in found.images(kinds=ENTRY_KINDS):
             if isinstance(target, Exception):
                 rows.append((entry, target, None))
-            elif isinstance(target, oimage.ImageIndex):
+            elif isinstance(target, navigation.ImageIndex):
                 rows.append((entry, target.index, None))
-            elif entry.kind == oimage.IMAGE:
+            elif entry.kind == navigation.IMAGE:
                 rows.append((entry, target.manifest, target.config))  # config: fetched already
                 root.images[entry.position] = target
             else:
                 rows.append((entry, target.manifest, None))
         root.platforms = platforms_frame(rows)
-        images = [e for e in found.entries if e.kind == oimage.IMAGE]
+        images = [e for e in found.entries if e.kind == navigation.IMAGE]
         root.options = list(dict.fromkeys(e.platform_string for e in images))
         root.bars = bars_from_layers(
             {
@@ -98,9 +99,9 @@ def fetch_root(ref: str, platform: str | None, options: dict[str, Any]) -> RootV
 def fetch_image(root: RootView, platform: str | None) -> ImageView:
     """The view of ``platform``'s image (the default choice for None), from memory if it can."""
     found = root.found
-    if isinstance(found, oimage.Image):
-        return image_view(oimage.image(found, platform or None), None)
-    entry, why = oimage.choose(found.entries, platform or None)
+    if isinstance(found, navigation.Image):
+        return image_view(navigation.image(found, platform or None), None)
+    entry, why = navigation.choose(found.entries, platform or None)
     img = root.images.get(entry.position)
     if img is None:  # a nested index, or an entry that failed with the others: try again
         img = found.image(platform or None)
@@ -108,9 +109,10 @@ def fetch_image(root: RootView, platform: str | None) -> ImageView:
     return image_view(img, why, entry.platform_string)
 
 
-def image_view(img: oimage.Image, why: str | None, label: str | None = None) -> ImageView:
-    """Tables of one image, as HTML."""
-    layers = api.layers(img)
+def image_view(img: navigation.Image, why: str | None, label: str | None = None) -> ImageView:
+    """Tables of one image, as HTML. Uncompressed sizes are not shown, so none are estimated
+    (no request beyond the manifest and config)."""
+    layers = api.layers(img, sizes="none")
     config = api.config(img)
     return ImageView(
         image=img,

@@ -71,14 +71,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
 
 
 @pytest.fixture(scope="session")
-def sample() -> build.Image:
+def sample() -> build.BuiltImage:
     """A small OCI image: one gzip layer with two files, its config and manifest."""
     layer = build.layer([build.directory("etc"), build.file("etc/hello", b"hello\n" * 64)])
     return build.image([layer])
 
 
 @pytest.fixture
-def fake(sample: build.Image) -> Iterator[FakeRegistry]:
+def fake(sample: build.BuiltImage) -> Iterator[FakeRegistry]:
     """A fake registry on 127.0.0.1 serving ``sample`` as hostile/app:latest."""
     with FakeRegistry() as registry:
         registry.add_manifest(sample.manifest.data, sample.media_type)

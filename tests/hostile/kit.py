@@ -7,6 +7,8 @@ from typing import Any
 
 from ociinspect.cache import BlobCache
 from ociinspect.distribution.client import RegistryClient
+from ociinspect.distribution.transport import RequestsTransport
+from ociinspect.session import Session, Settings
 
 #: Names that look remote to the client but resolve to 127.0.0.1 under the loopback guard.
 REMOTE_REGISTRY = "registry.hostile.test"
@@ -36,7 +38,23 @@ def make_client(**kwargs: Any) -> RegistryClient:
     """A client that reads no auth files of the developer and never really sleeps."""
     kwargs.setdefault("credential_lookup", None)
     kwargs.setdefault("sleep", lambda seconds: None)
+    if "session" in kwargs:  # a requests.Session of the test's: the transport over it
+        kwargs["transport"] = RequestsTransport(kwargs.pop("session"))
     return RegistryClient(**kwargs)
+
+
+def make_session(cache: BlobCache | None = None, **changes: Any) -> Session:
+    """A session that reads no auth files or ``OCIINSPECT_*`` variables of the developer, never
+    really sleeps, and keeps ``cache`` (none by default)."""
+    settings = Settings(
+        cache=cache is not None,
+        cache_dir=str(cache.directory) if cache is not None else None,
+        progress=False,
+        docker_config=False,
+    ).replace(**changes)
+    session = Session(settings, sleep=lambda seconds: None)
+    session.cache = cache
+    return session
 
 
 def cached_files(cache: BlobCache) -> list[str]:

@@ -156,7 +156,7 @@ def test_whiteouts_with_dot_dot_never_remove_what_lies_outside(
 
 
 @pytest.fixture
-def layout(tmp_path: Path, sample: build.Image) -> Path:
+def layout(tmp_path: Path, sample: build.BuiltImage) -> Path:
     directory = tmp_path / "layout"
     build.write_layout(directory, sample)
     return directory
@@ -166,7 +166,9 @@ def _blob_file(directory: Path, digest: str) -> Path:
     return directory / "blobs" / "sha256" / digest.split(":")[1]
 
 
-def test_a_fifo_where_a_blob_should_be_does_not_block(layout: Path, sample: build.Image) -> None:
+def test_a_fifo_where_a_blob_should_be_does_not_block(
+    layout: Path, sample: build.BuiltImage
+) -> None:
     """A named pipe in blobs/ would block an open() forever: it is refused as missing."""
     path = _blob_file(layout, sample.config.digest)
     path.unlink()
@@ -190,7 +192,7 @@ def test_a_fifo_where_a_blob_should_be_does_not_block(layout: Path, sample: buil
 
 
 def test_a_directory_where_a_blob_should_be_is_a_source_error(
-    layout: Path, sample: build.Image
+    layout: Path, sample: build.BuiltImage
 ) -> None:
     """A directory named like a blob is no blob."""
     path = _blob_file(layout, sample.layers[0].digest)
@@ -213,7 +215,7 @@ def test_an_index_json_nested_too_deep_is_invalid(layout: Path, text: bytes) -> 
 
 
 def test_oversized_index_and_manifest_are_refused_before_reading(
-    layout: Path, sample: build.Image
+    layout: Path, sample: build.BuiltImage
 ) -> None:
     """A 5 MiB manifest its descriptor agrees with, and a 17 MiB index.json (sparse files),
     raise SizeLimitError unread."""
@@ -230,7 +232,7 @@ def test_oversized_index_and_manifest_are_refused_before_reading(
 
 
 def test_an_index_nested_past_the_depth_limit_is_refused(
-    layout: Path, sample: build.Image
+    layout: Path, sample: build.BuiltImage
 ) -> None:
     """Eight indexes inside each other: navigation stops at its depth limit, typed."""
     descriptor = sample.manifest.descriptor()
@@ -282,7 +284,7 @@ def test_docker_archive_never_reads_host_files(
 
 
 def test_oci_archive_blob_linked_to_a_host_file_is_missing(
-    tmp_path: Path, sample: build.Image
+    tmp_path: Path, sample: build.BuiltImage
 ) -> None:
     """An oci-archive whose config member is a symlink to /etc/passwd: SourceError."""
     blobs = {f"blobs/sha256/{b.digest.split(':')[1]}": b.data

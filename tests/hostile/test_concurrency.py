@@ -11,12 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
-from kit import cached_files, make_client
+from kit import cached_files, make_client, make_session
 from rig import Registry, seed
 from rig.httpd import wait_until
 
 from ociinspect.cache import BlobCache
-from ociinspect.distribution.client import RegistryClient
 from ociinspect.errors import DigestMismatchError, OCIInspectError, TokenError
 from ociinspect.sources.registry import RegistrySource
 from ociinspect.values.reference import parse
@@ -107,8 +106,8 @@ def test_a_failing_token_fetch_fails_every_waiter_once(registry_token: Registry)
     assert len(server.requests()) == attempts
 
 
-def _source(registry: Registry, client: RegistryClient, cache: BlobCache) -> RegistrySource:
-    return RegistrySource(parse(registry.ref(seed.BIG)), client, cache)
+def _source(registry: Registry, cache: BlobCache) -> RegistrySource:
+    return RegistrySource(parse(registry.ref(seed.BIG)), make_session(cache))
 
 
 def _stream(src: RegistrySource, digest: str, size: int) -> bytes:
@@ -121,7 +120,7 @@ def test_32_threads_streaming_one_blob_into_one_cache(
 ) -> None:
     """Concurrent downloads of one 2 MiB layer into one cache: identical bytes, one entry."""
     layer = registry_token.seeded[seed.BIG].image().layers[0]
-    src = _source(registry_token, make_client(), cache)
+    src = _source(registry_token, cache)
     results = together(lambda i: _stream(src, layer.digest, layer.size), threads=THREADS)
     assert all(r == layer.data for r in results)
     hexdigest = layer.digest.split(":")[1]
@@ -135,7 +134,7 @@ def test_32_threads_meeting_a_tampered_cdn_all_fail_and_cache_nothing(
     layer = registry_token.seeded[seed.BIG].image().layers[0]
     assert registry_token.cdn is not None
     registry_token.cdn.faults.tamper(lambda body: body[:-1] + bytes([body[-1] ^ 1]))
-    src = _source(registry_token, make_client(), cache)
+    src = _source(registry_token, cache)
     results = together(lambda i: _stream(src, layer.digest, layer.size), threads=THREADS)
     assert all(isinstance(r, DigestMismatchError) for r in results), [type(r) for r in results]
     assert cached_files(cache) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kit import cached_files, make_client
+from kit import cached_files, make_client, make_session
 from rig import Registry, seed
 from servers import FakeRegistry, Reply, Request
 
@@ -39,7 +39,7 @@ Tweak = Callable[[Request, Reply], Reply]
 
 
 def source(fake: FakeRegistry, cache: BlobCache, identifier: str = "latest") -> RegistrySource:
-    return RegistrySource(parse(fake.ref(identifier)), make_client(), cache)
+    return RegistrySource(parse(fake.ref(identifier)), make_session(cache))
 
 
 def on(route: str, change: Callable[[Reply], Reply]) -> Tweak:
@@ -62,7 +62,7 @@ def set_header(name: str, value: str | None) -> Callable[[Reply], Reply]:
 LIE = "sha256:" + "1" * 64
 
 
-def read(what: str, sample: build.Image) -> Callable[[RegistrySource], Any]:
+def read(what: str, sample: build.BuiltImage) -> Callable[[RegistrySource], Any]:
     """How a case reads: the tag, the manifest by digest, a layer whole or streamed."""
     layer = sample.layers[0]
     if what == "tag":
@@ -131,7 +131,7 @@ FAULTS: list[tuple[str, str, Tweak, type[OCIInspectError]]] = [
 def test_bad_content_raises_and_caches_nothing(
     fake: FakeRegistry,
     cache: BlobCache,
-    sample: build.Image,
+    sample: build.BuiltImage,
     what: str,
     tweak: Tweak,
     error: type[OCIInspectError],
@@ -144,7 +144,7 @@ def test_bad_content_raises_and_caches_nothing(
 
 
 def test_the_untouched_fake_serves_verified_content(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage
 ) -> None:
     """Control case: without faults every read succeeds and lands in the cache."""
     src = source(fake, cache)
@@ -158,7 +158,7 @@ def test_the_untouched_fake_serves_verified_content(
 
 
 def test_missing_digest_header_gives_the_computed_digest(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage
 ) -> None:
     """Without Docker-Content-Digest the tag resolves to the sha256 of the bytes received."""
     fake.tweak = on("/manifests/", set_header("Docker-Content-Digest", None))
@@ -172,7 +172,7 @@ def test_missing_digest_header_gives_the_computed_digest(
 @pytest.mark.parametrize("delta", [-1, 1], ids=["one byte less", "one byte more"])
 @pytest.mark.parametrize("what", ["manifest", "blob", "stream"])
 def test_descriptor_size_that_disagrees_with_the_bytes_raises(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image, what: str, delta: int
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage, what: str, delta: int
 ) -> None:
     """A descriptor size off by one byte either way is a SizeMismatchError; nothing is cached."""
     src = source(fake, cache)
@@ -190,7 +190,7 @@ def test_descriptor_size_that_disagrees_with_the_bytes_raises(
 
 
 def test_blob_over_max_size_is_refused(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage
 ) -> None:
     """max_size stops a blob even when the server announces no Content-Length."""
     fake.tweak = on("/blobs/", lambda r: replace(r, chunked=True))
@@ -200,7 +200,7 @@ def test_blob_over_max_size_is_refused(
 
 
 def test_cut_download_leaves_no_file(
-    fake: FakeRegistry, sample: build.Image, tmp_path: Path
+    fake: FakeRegistry, sample: build.BuiltImage, tmp_path: Path
 ) -> None:
     """download_blob of a body cut short raises TransportError and leaves nothing behind."""
     fake.tweak = on("/blobs/", lambda r: replace(r, cut=len(r.body) // 2))
@@ -237,11 +237,11 @@ def test_malformed_documents_raise_invalid_document(
     with pytest.raises(InvalidDocumentError):
         source(fake, cache, "broken").root()
     with pytest.raises(InvalidDocumentError):
-        navigation.open(fake.ref("broken"), client=make_client(), cache=cache)
+        navigation.open(fake.ref("broken"), session=make_session(cache))
     assert cached_files(cache) == []
 
 
-def _manifest_json(sample: build.Image) -> dict[str, Any]:
+def _manifest_json(sample: build.BuiltImage) -> dict[str, Any]:
     return json.loads(sample.manifest.data)
 
 
@@ -266,18 +266,18 @@ MEDIA_TYPES: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], str]] =
 def test_schema1_and_unknown_media_types_are_unsupported(
     fake: FakeRegistry,
     cache: BlobCache,
-    sample: build.Image,
+    sample: build.BuiltImage,
     change: Callable[[dict[str, Any]], dict[str, Any]],
     content_type: str,
 ) -> None:
     """Schema1 and unknown types raise UnsupportedMediaTypeError, never a half-read image."""
     fake.add_manifest(json.dumps(change(_manifest_json(sample))).encode(), content_type, "odd")
     with pytest.raises(UnsupportedMediaTypeError):
-        navigation.open(fake.ref("odd"), client=make_client(), cache=cache)
+        navigation.open(fake.ref("odd"), session=make_session(cache))
 
 
 def test_schema1_answer_fails_in_the_client_before_caching(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage
 ) -> None:
     """A registry answering schema1 to a v2 Accept is refused by get_manifest itself."""
     fake.add_manifest(sample.manifest.data, mediatypes.DOCKER_MANIFEST_V1_SIGNED, "v1")
@@ -288,12 +288,12 @@ def test_schema1_answer_fails_in_the_client_before_caching(
 
 
 def test_index_content_type_over_a_manifest_body_is_invalid(
-    fake: FakeRegistry, cache: BlobCache, sample: build.Image
+    fake: FakeRegistry, cache: BlobCache, sample: build.BuiltImage
 ) -> None:
     """A Content-Type that contradicts the body's shape is an InvalidDocumentError."""
     fake.add_manifest(sample.manifest.data, mediatypes.OCI_INDEX, "mixed")
     with pytest.raises(InvalidDocumentError):
-        navigation.open(fake.ref("mixed"), client=make_client(), cache=cache)
+        navigation.open(fake.ref("mixed"), session=make_session(cache))
 
 
 def test_head_with_a_digest_header_that_is_no_digest_is_a_registry_error(
@@ -317,7 +317,7 @@ def test_tampered_cdn_blob_streamed_into_the_cache_leaves_nothing(
     layer = seeded.image().layers[0]
     assert registry_open.cdn is not None
     registry_open.cdn.faults.tamper(lambda body: body[:-1] + bytes([body[-1] ^ 1]))
-    src = RegistrySource(parse(registry_open.ref(seed.SINGLE)), make_client(), cache)
+    src = RegistrySource(parse(registry_open.ref(seed.SINGLE)), make_session(cache))
     with pytest.raises(DigestMismatchError), src.open_blob(layer.digest, layer.size) as chunks:
         b"".join(chunks)
     assert cached_files(cache) == []
@@ -333,6 +333,6 @@ def test_tampered_manifest_by_digest_through_a_proxy_leaves_nothing(
     proxy.faults.tamper(lambda body: body.replace(b"arm64", b"amd64"), path=r"/manifests/sha256")
     ref = parse(f"{proxy.host}/demo/multi@{seeded.digest}")
     with pytest.raises(DigestMismatchError) as err:
-        RegistrySource(ref, make_client(), cache).root()
+        RegistrySource(ref, make_session(cache)).root()
     assert err.value.expected == seeded.digest
     assert cached_files(cache) == []

@@ -30,6 +30,7 @@ from ociinspect.distribution.challenge import Challenge, challenge_problem, pars
 from ociinspect.distribution.retry import RetryPolicy, parse_retry_after
 from ociinspect.distribution.scope import Scope, merge_scopes, parse_scopes
 from ociinspect.distribution.trace import REDACTED, Exchange, redact_url
+from ociinspect.distribution.transport import Request, Response, _RequestsResponse
 from ociinspect.errors import (
     ArchiveError,
     DigestMismatchError,
@@ -44,6 +45,7 @@ from ociinspect.testing import build
 from ociinspect.values import mediatypes
 from ociinspect.values.digest import Digest, sha256
 from ociinspect.values.models import Index, Manifest, ManifestInfo, parse_document
+from ociinspect.values.streams import verified
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -273,16 +275,15 @@ def test_exchanges_scrub_credentials_echoed_in_response_headers(
     assert secret not in shown
 
 
-def _answer(body: bytes, authorization: str) -> requests.Response:
-    """A requests.Response as the client holds one: unread raw body, the request it answered."""
+def _answer(body: bytes, authorization: str) -> Response:
+    """An answer as the transport hands it to the client: unread raw body, the request it
+    answered (the requests adapter's own wrapper)."""
     resp = requests.Response()
     resp.status_code = 403
     resp.raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=403, preload_content=False,
                                     decode_content=False)
-    resp.request = requests.Request(
-        "GET", "http://r/v2/a/manifests/x", headers={"Authorization": authorization}
-    ).prepare()
-    return resp
+    request = Request("GET", "http://r/v2/a/manifests/x", {"Authorization": authorization})
+    return _RequestsResponse(resp, request)
 
 
 @FAST
@@ -361,7 +362,7 @@ def test_any_damaged_layer_lists_or_raises_archive_errors(
         entries = list(contents.iter_entries(pieces, compression, limits=LIMITS))
     except (ArchiveError, SizeLimitError):
         return
-    assert all(isinstance(e, contents.Entry) for e in entries)
+    assert all(isinstance(e, contents.TarEntry) for e in entries)
 
 
 @FAST
@@ -375,7 +376,7 @@ def test_streamed_verification_is_independent_of_chunking(
     digest = Digest.of(data)
     bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
     chunks = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    assert b"".join(digest.verifier("blob", len(data)).feed(chunks)) == data
+    assert b"".join(verified(chunks, digest.verifier("blob", len(data)))) == data
     if data:
         i = flip % len(data)
         bad = data[:i] + bytes([data[i] ^ 1]) + data[i + 1 :]

@@ -109,7 +109,7 @@ def test_an_unusable_location_is_a_redirect_error(location: str) -> None:
     ],
     ids=["a 1 MiB redirect body that stalls", "a redirect body that is a 64 MiB gzip bomb"],
 )
-def test_a_redirect_body_is_never_read(body: Reply, sample: build.Image) -> None:
+def test_a_redirect_body_is_never_read(body: Reply, sample: build.BuiltImage) -> None:
     """The body of a 307 is not read (requests would read and inflate it whole): the client
     follows at once, even when that body would stall or explode."""
     layer = sample.layers[0]
@@ -123,7 +123,7 @@ def test_a_redirect_body_is_never_read(body: Reply, sample: build.Image) -> None
 
 
 def test_a_short_redirect_body_that_stalls_costs_one_read_timeout_at_most(
-    sample: build.Image,
+    sample: build.BuiltImage,
 ) -> None:
     """Short bodies are drained so the connection can be reused; one that stalls costs a single
     read timeout, then the redirect is followed."""
@@ -173,7 +173,7 @@ def _guarded(
 
 @pytest.mark.parametrize("scheme", ["basic", "bearer"])
 def test_cross_origin_redirect_drops_authorization(
-    scheme: str, tokens: ScriptedServer, sample: build.Image
+    scheme: str, tokens: ScriptedServer, sample: build.BuiltImage
 ) -> None:
     """A blob redirected to 127.0.0.2 arrives there without any Authorization header."""
     layer = sample.layers[0]
@@ -189,7 +189,7 @@ def test_cross_origin_redirect_drops_authorization(
 
 @pytest.mark.parametrize("scheme", ["basic", "bearer"])
 def test_authorization_is_not_reattached_when_a_chain_returns_home(
-    scheme: str, tokens: ScriptedServer, sample: build.Image
+    scheme: str, tokens: ScriptedServer, sample: build.BuiltImage
 ) -> None:
     """registry -> 127.0.0.2 -> back to the registry origin: the last hop has no credentials."""
     layer = sample.layers[0]
@@ -239,7 +239,7 @@ def _tls_session(tls: Tls) -> requests.Session:
     return session
 
 
-def test_https_to_http_downgrade_is_refused(tls: Tls, sample: build.Image) -> None:
+def test_https_to_http_downgrade_is_refused(tls: Tls, sample: build.BuiltImage) -> None:
     """A registry on https redirecting a blob to plain http raises InsecureRedirectError; the
     http server is never contacted."""
     with ScriptedServer(always(Reply(200, [], b"x"))) as plain:
@@ -252,7 +252,7 @@ def test_https_to_http_downgrade_is_refused(tls: Tls, sample: build.Image) -> No
     assert err.value.url.startswith("https://")
 
 
-def test_https_to_https_on_another_host_is_followed(tls: Tls, sample: build.Image) -> None:
+def test_https_to_https_on_another_host_is_followed(tls: Tls, sample: build.BuiltImage) -> None:
     """Control case: https -> https elsewhere is an ordinary CDN redirect."""
     layer = sample.layers[0]
     with ScriptedServer(always(Reply(200, [], layer.data)), tls=tls.context) as cdn:
@@ -385,7 +385,7 @@ def test_a_server_that_never_answers_times_out_within_bounds() -> None:
 
 
 def test_a_body_that_stalls_midway_times_out_without_retry(
-    fake: FakeRegistry, sample: build.Image
+    fake: FakeRegistry, sample: build.BuiltImage
 ) -> None:
     """A blob that stops after 10 bytes for 30 s ends in TransportError after one read timeout."""
 

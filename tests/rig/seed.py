@@ -71,12 +71,12 @@ class SeededImage:
     @property
     def raw(self) -> bytes:
         """The exact manifest/index bytes the registry serves."""
-        top = self.root.index if isinstance(self.root, build.Index) else self.root.manifest
+        top = self.root.index if isinstance(self.root, build.BuiltIndex) else self.root.manifest
         return top.data
 
-    def image(self, platform: str | None = None) -> build.Image:
+    def image(self, platform: str | None = None) -> build.BuiltImage:
         """The image itself, or the one for ``platform`` when this is an index."""
-        if isinstance(self.root, build.Index):
+        if isinstance(self.root, build.BuiltIndex):
             return self.root.image_for(platform or "linux/amd64")
         return self.root
 
@@ -87,7 +87,7 @@ def noise(size: int, seed: bytes) -> bytes:
     return b"".join(blocks)[:size]
 
 
-def _single() -> build.Image:
+def _single() -> build.BuiltImage:
     base = build.layer(
         [
             build.directory("bin"),
@@ -160,7 +160,7 @@ def _single() -> build.Image:
     )
 
 
-def _multi() -> build.Index:
+def _multi() -> build.BuiltIndex:
     base = build.layer([build.directory("etc"), build.file("etc/os-release", b"ID=rig\n")])
     images = []
     for platform in PLATFORMS:
@@ -181,7 +181,7 @@ def _multi() -> build.Index:
     return build.index(images)
 
 
-def _docker() -> build.Image:
+def _docker() -> build.BuiltImage:
     layers = [
         build.layer([build.directory("etc"), build.file("etc/docker", b"schema2\n")]),
         build.layer([build.file("hello", b"hello from docker media types\n")]),
@@ -189,7 +189,7 @@ def _docker() -> build.Image:
     return build.image(layers, docker=True, cmd=["/hello"])
 
 
-def _docker_list() -> build.Index:
+def _docker_list() -> build.BuiltIndex:
     images = [
         build.image([build.layer([build.file("arch", p + "\n")])], platform=p, docker=True)
         for p in PLATFORMS[:2]
@@ -197,11 +197,11 @@ def _docker_list() -> build.Index:
     return build.index(images, docker=True)
 
 
-def _big() -> build.Image:
+def _big() -> build.BuiltImage:
     return build.image([build.layer([build.file("big.bin", noise(2 * 1024 * 1024, b"big"))])])
 
 
-def _private() -> build.Image:
+def _private() -> build.BuiltImage:
     return build.image(
         [build.layer([build.file("secret.txt", b"only alice may read this\n")])],
         labels={"rig.visibility": "private"},
@@ -231,7 +231,7 @@ def write_dir(directory: Path, root: Root) -> Path:
     """skopeo's ``dir:`` layout (Directory Transport Version 1.1) holding ``root``'s bytes."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "version").write_text("Directory Transport Version: 1.1\n")
-    top = root.index if isinstance(root, build.Index) else root.manifest
+    top = root.index if isinstance(root, build.BuiltIndex) else root.manifest
     for blob in root.blobs():
         hex_ = blob.digest.split(":", 1)[1]
         if blob is top:
@@ -291,7 +291,7 @@ def push_all(host: str, seeded: dict[str, SeededImage], workdir: Path) -> float:
             skopeo_copy(
                 source,
                 f"docker://{host}/{item.reference}",
-                all_images=isinstance(item.root, build.Index),
+                all_images=isinstance(item.root, build.BuiltIndex),
                 home=workdir / "home",
             )
 

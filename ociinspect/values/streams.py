@@ -14,7 +14,7 @@ import threading
 from collections.abc import Generator, Iterable
 
 from ..errors import SizeLimitError, SizeMismatchError
-from ..values.digest import Digest, Verifier
+from .digest import Digest, Verifier
 
 __all__ = ["HASH_AHEAD", "HashAhead", "verified"]
 
