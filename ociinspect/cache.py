@@ -190,14 +190,14 @@ class BlobCache:
         media_type = self.get_meta(key).get("mediaType")
         if not isinstance(media_type, str):
             media_type = None
-        return ManifestInfo.from_bytes(raw, str(key), media_type)
+        return ManifestInfo.from_bytes(raw, key, media_type)
 
     def get_meta(self, digest: str | Digest) -> dict[str, Any]:
         """The metadata stored for ``digest`` (see :meth:`put_meta`); ``{}`` when there is none
         or the file is unreadable. Values are whatever JSON held: callers check their types."""
         return _read_json(self._meta_path(Digest.parse(digest)))
 
-    def tag(self, reference: str) -> str | None:
+    def tag(self, reference: str) -> Digest | None:
         """The digest :meth:`put_tag` last remembered for ``reference``, or None. A hint only:
         never answer a tag with it without saying so (see the module docstring)."""
         found = _read_json(self._tag_path(reference))
@@ -205,7 +205,7 @@ class BlobCache:
         if found.get("reference") != reference or not isinstance(digest, str):
             return None
         try:
-            return str(Digest.parse(digest))
+            return Digest.parse(digest)
         except ValueError:
             return None
 

@@ -22,6 +22,7 @@ from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundEr
 from .session import Session, session_of
 from .sources import Source, open_source
 from .values import mediatypes as mt
+from .values.digest import Digest
 from .values.models import (
     Descriptor,
     History,
@@ -152,7 +153,7 @@ class Image:
         return image_html(self)
 
     @property
-    def digest(self) -> str:
+    def digest(self) -> Digest:
         return self.manifest.digest
 
     @property
@@ -258,7 +259,7 @@ class ImageIndex:
         return index_html(self)
 
     @property
-    def digest(self) -> str:
+    def digest(self) -> Digest:
         return self.index.digest
 
     @functools.cached_property

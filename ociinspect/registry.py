@@ -17,6 +17,7 @@ from __future__ import annotations
 from .distribution.auth import TokenCache
 from .distribution.client import RegistryClient
 from .session import default_session
+from .values.digest import Digest
 from .values.models import ManifestInfo
 
 
@@ -38,7 +39,7 @@ def manifest(
 
 def blob(registry: str, repo: str, digest: str, token_cache: TokenCache | None = None) -> bytes:
     """Download a blob (layer or config), verified against ``digest``."""
-    return _client_for(token_cache).get_blob(registry, repo, digest)
+    return _client_for(token_cache).get_blob(registry, repo, Digest.parse(digest))
 
 
 __all__ = ["ManifestInfo", "TokenCache", "blob", "manifest"]

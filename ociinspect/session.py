@@ -53,6 +53,7 @@ from .distribution.trace import Trace
 from .distribution.transport import RequestsTransport, Transport
 from .errors import SettingsError
 from .layers.sizes import SizeMemo
+from .values.digest import Digest
 
 if TYPE_CHECKING:
     from .navigation import Image, ImageIndex
@@ -270,7 +271,7 @@ class Session:
             hint = self.cache.tag(key)
         return hint
 
-    def remember_tag(self, key: str, digest: str) -> None:
+    def remember_tag(self, key: str, digest: Digest) -> None:
         with self._hints_lock:
             self._hints[key] = digest
 

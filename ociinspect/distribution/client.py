@@ -470,17 +470,21 @@ class RegistryClient:
             info = self.get_manifest(registry, repository, reference, accept=accept)
             return BlobInfo(info.digest, len(info.raw), info.media_type, info)
         try:
-            Digest.parse(header)
+            found = Digest.parse(header)
         except InvalidDigestError as exc:
             raise RegistryError(
                 "HEAD", redact_url(url), 200, reason=f"invalid Docker-Content-Digest {header!r}"
             ) from exc
-        return BlobInfo(header, length, media_type)
+        return BlobInfo(found, length, media_type)
 
     # -- blobs ------------------------------------------------------------------------------
 
     def _open_blob(
-        self, registry: str, repository: str, digest: str, headers: Mapping[str, str] | None = None
+        self,
+        registry: str,
+        repository: str,
+        digest: Digest,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Response, str]:
         Digest.parse(digest)
         what = f"blob {repository}@{digest}"
@@ -494,7 +498,7 @@ class RegistryClient:
         self,
         registry: str,
         repository: str,
-        digest: str,
+        digest: Digest,
         *,
         size: int | None = None,
         max_size: int | None = None,
@@ -511,7 +515,7 @@ class RegistryClient:
         self,
         registry: str,
         repository: str,
-        digest: str,
+        digest: Digest,
         *,
         size: int | None = None,
         max_size: int | None = None,
@@ -545,7 +549,7 @@ class RegistryClient:
         self,
         registry: str,
         repository: str,
-        digest: str,
+        digest: Digest,
         path: str | os.PathLike[str],
         *,
         size: int | None = None,
@@ -582,7 +586,7 @@ class RegistryClient:
         self,
         registry: str,
         repository: str,
-        digest: str,
+        digest: Digest,
         start: int,
         end: int | None = None,
         *,
@@ -655,7 +659,7 @@ class RegistryClient:
         return self._pages(url, registry, scope, "catalog", "repositories")
 
     def referrers(
-        self, registry: str, repository: str, digest: str, artifact_type: str | None = None
+        self, registry: str, repository: str, digest: Digest, artifact_type: str | None = None
     ) -> ManifestInfo:
         """The OCI 1.1 referrers index of ``digest``; falls back to the ``sha256-<hex>`` tag schema.
 
@@ -673,7 +677,7 @@ class RegistryClient:
         ctype = mediatypes.strip_parameters(resp.headers.get("Content-Type"))
         if resp.status_code == 200 and ctype == mediatypes.OCI_INDEX:
             raw = _read_body(resp, self.max_manifest_size, what, url)
-            info = distribution.manifest_info(raw, str(Digest.of(raw)), mediatypes.OCI_INDEX, what)
+            info = distribution.manifest_info(raw, Digest.of(raw), mediatypes.OCI_INDEX, what)
             applied = resp.headers.get("OCI-Filters-Applied")
             return distribution.filter_referrers(info, artifact_type, applied)
         if resp.status_code not in (200, 404, 400, 405):

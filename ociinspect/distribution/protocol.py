@@ -87,7 +87,7 @@ class BlobInfo:
     """What a HEAD (or a completed download) says about a blob or manifest. ``manifest`` holds
     the document when a HEAD had to fall back to a GET, so nobody fetches it a second time."""
 
-    digest: str
+    digest: Digest
     size: int | None
     media_type: str | None
     manifest: ManifestInfo | None = field(default=None, repr=False, compare=False)
@@ -158,7 +158,9 @@ def check_reference(reference: str) -> Digest | None:
     return None
 
 
-def verify_document(raw: bytes, expected: Digest | None, header: str | None, what: str) -> str:
+def verify_document(
+    raw: bytes, expected: Digest | None, header: str | None, what: str
+) -> Digest:
     """The digest of a manifest: the one asked for (verified), else computed; header checked."""
     if expected is not None:
         expected.verify(raw, what)
@@ -170,7 +172,7 @@ def verify_document(raw: bytes, expected: Digest | None, header: str | None, wha
                 f"{what} (Docker-Content-Digest header)", header[:200], "an unparsable digest"
             ) from None
         claimed.verify(raw, f"{what} (Docker-Content-Digest header)")
-    return str(expected) if expected is not None else str(Digest.of(raw))
+    return expected if expected is not None else Digest.of(raw)
 
 
 def manifest_media_type(content_type: str | None, what: str) -> str | None:
@@ -190,7 +192,7 @@ def manifest_media_type(content_type: str | None, what: str) -> str | None:
     return media_type
 
 
-def manifest_info(raw: bytes, digest: str, media_type: str | None, what: str) -> ManifestInfo:
+def manifest_info(raw: bytes, digest: Digest, media_type: str | None, what: str) -> ManifestInfo:
     """ManifestInfo.from_bytes, also refusing JSON nested deeper than Python's parser goes."""
     try:
         return ManifestInfo.from_bytes(raw, digest, media_type)
@@ -258,7 +260,7 @@ def empty_index() -> ManifestInfo:
     """The answer for a subject nothing refers to: an OCI index with no manifests."""
     raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []})
     data = raw.encode()
-    return ManifestInfo.from_bytes(data, str(Digest.of(data)), mediatypes.OCI_INDEX)
+    return ManifestInfo.from_bytes(data, Digest.of(data), mediatypes.OCI_INDEX)
 
 
 def filter_referrers(
@@ -270,4 +272,4 @@ def filter_referrers(
         return info
     kept = [m for m in info.json.get("manifests", []) if m.get("artifactType") == artifact_type]
     raw = json.dumps(dict(info.json, manifests=kept)).encode()
-    return ManifestInfo.from_bytes(raw, str(Digest.of(raw)), info.media_type)
+    return ManifestInfo.from_bytes(raw, Digest.of(raw), info.media_type)

@@ -207,7 +207,7 @@ class SizeMemo:
     def __len__(self) -> int:
         return len(self._sizes)
 
-    def known(self, digest: str, cache: BlobCache | None = None) -> UncompressedSize | None:
+    def known(self, digest: Digest, cache: BlobCache | None = None) -> UncompressedSize | None:
         """What this memo, or ``cache``'s metadata, holds about a compressed blob."""
         with self._lock:
             found = self._sizes.get(digest)
@@ -220,7 +220,7 @@ class SizeMemo:
         return found
 
     def remember(
-        self, digest: str, size: UncompressedSize, cache: BlobCache | None = None
+        self, digest: Digest, size: UncompressedSize, cache: BlobCache | None = None
     ) -> UncompressedSize:
         """Keep ``size`` for ``digest`` (here, and in ``cache``'s metadata), unless an exact
         size is known already; returns what is kept."""
@@ -247,7 +247,7 @@ class SizeMemo:
 # --------------------------------------------------------------------------- finding out
 
 
-def _decompressed(data: bytes, compression: str, digest: str) -> UncompressedSize:
+def _decompressed(data: bytes, compression: str, digest: Digest) -> UncompressedSize:
     listing = LayerListing([data], compression, what=f"layer {digest}")
     for _ in listing:
         pass

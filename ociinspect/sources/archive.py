@@ -349,7 +349,7 @@ def select_image(images: list[DockerImage], ref: str | None, where: str) -> int:
     return found[0]
 
 
-def _named_digest(path: str, config: bool = False) -> str | None:
+def _named_digest(path: str, config: bool = False) -> Digest | None:
     """The digest a member is named by: ``blobs/<alg>/<hex>``, or for a config ``<hex>.json``."""
     parts = (clean_member_name(path) or "").split("/")
     if len(parts) == 3 and parts[0] == "blobs":
@@ -359,7 +359,7 @@ def _named_digest(path: str, config: bool = False) -> str | None:
     else:
         return None
     try:
-        return str(Digest.parse(candidate))
+        return Digest.parse(candidate)
     except InvalidDigestError:
         return None
 
@@ -387,7 +387,7 @@ def _compression(head: bytes) -> str:
     return "zstd" if head.startswith(_ZSTD_MAGIC) else "none"
 
 
-def _descriptor(media_type: str, size: int, digest: str, urls: Any = None) -> dict[str, Any]:
+def _descriptor(media_type: str, size: int, digest: Digest, urls: Any = None) -> dict[str, Any]:
     desc: dict[str, Any] = {"mediaType": media_type, "size": size, "digest": digest}
     if urls:
         desc["urls"] = list(urls)
@@ -440,7 +440,7 @@ class DockerArchiveSource:
             self.manifest_raw, sha256(self.manifest_raw), types["manifest"]
         )
 
-    def _read_config(self) -> tuple[str, tuple[str, ...]]:
+    def _read_config(self) -> tuple[Digest, tuple[str, ...]]:
         where, path = self.storage.where, self.image.config
         if self.storage.size(path) is None:
             raise SourceError(
@@ -492,12 +492,12 @@ class DockerArchiveSource:
         digest = _named_digest(path)
         if digest is None and kind == "none" and diff_id is not None:
             with contextlib.suppress(InvalidDigestError):  # a bad diff_id: hash the member
-                digest = str(Digest.parse(diff_id))
+                digest = Digest.parse(diff_id)
         if digest is None:
             hasher = hashlib.sha256()
             for chunk in self.storage.chunks(path):
                 hasher.update(chunk)
-            digest = f"sha256:{hasher.hexdigest()}"
+            digest = Digest("sha256", hasher.hexdigest())
         self._blobs[digest] = path
         return _descriptor(_TYPES[family][kind], size, digest)
 
@@ -520,7 +520,7 @@ class DockerArchiveSource:
         """The synthesised manifest of the selected image (see the module doc)."""
         return self._root
 
-    def manifest(self, digest: str, size: int | None = None) -> ManifestInfo:
+    def manifest(self, digest: Digest, size: int | None = None) -> ManifestInfo:
         """The synthesised manifest, or a manifest stored as a blob (Docker 25+ archives)."""
         if str(Digest.parse(digest)) == self._root.digest:
             if size is not None and size != len(self.manifest_raw):
@@ -528,23 +528,23 @@ class DockerArchiveSource:
             return self._root
         what = f"manifest {digest}"
         raw = read_verified(self.storage, blob_path(digest), digest, what, size, MAX_MANIFEST_SIZE)
-        return document(raw, str(Digest.parse(digest)), None, f"{what} in {self.storage.where}")
+        return document(raw, digest, None, f"{what} in {self.storage.where}")
 
-    def _path(self, digest: str) -> str:
+    def _path(self, digest: Digest) -> str:
         return self._blobs.get(str(Digest.parse(digest))) or blob_path(digest)
 
-    def blob(self, digest: str, size: int | None = None, max_size: int | None = None) -> bytes:
+    def blob(self, digest: Digest, size: int | None = None, max_size: int | None = None) -> bytes:
         return read_verified(
             self.storage, self._path(digest), digest, f"blob {digest}", size, max_size
         )
 
     def open_blob(
-        self, digest: str, size: int | None = None
+        self, digest: Digest, size: int | None = None
     ) -> contextlib.AbstractContextManager[Iterator[bytes]]:
         return open_verified(self.storage, self._path(digest), digest, f"blob {digest}", size)
 
     def blob_range(
-        self, digest: str, start: int, end: int | None = None, size: int | None = None
+        self, digest: Digest, start: int, end: int | None = None, size: int | None = None
     ) -> BlobRange:
         """Part of a blob, read in place (:class:`~.base.RangeSource`)."""
         return read_range(self.storage, self._path(digest), f"blob {digest}", start, end, size)
@@ -558,7 +558,7 @@ class DockerArchiveSource:
                     seen.add(tag)
                     yield tag
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
+    def referrers(self, digest: Digest, artifact_type: str | None = None) -> ManifestInfo:
         """Always an empty index: ``docker save`` keeps no referrers."""
         Digest.parse(digest)
         return empty_index()

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..values.digest import Digest
 from ..values.models import ManifestInfo
 
 
@@ -35,16 +36,16 @@ class Source(Protocol):
         """The document the reference names: an index or a manifest."""
         ...
 
-    def manifest(self, digest: str, size: int | None = None) -> ManifestInfo:
+    def manifest(self, digest: Digest, size: int | None = None) -> ManifestInfo:
         """A manifest or index by digest, verified."""
         ...
 
-    def blob(self, digest: str, size: int | None = None, max_size: int | None = None) -> bytes:
+    def blob(self, digest: Digest, size: int | None = None, max_size: int | None = None) -> bytes:
         """A blob (config, small layer) by digest, verified."""
         ...
 
     def open_blob(
-        self, digest: str, size: int | None = None
+        self, digest: Digest, size: int | None = None
     ) -> AbstractContextManager[Iterator[bytes]]:
         """A blob as a stream of chunks; exhausting the iterator verifies the digest."""
         ...
@@ -53,7 +54,7 @@ class Source(Protocol):
         """Tags the source knows for this repository (lazily, for registries)."""
         ...
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
+    def referrers(self, digest: Digest, artifact_type: str | None = None) -> ManifestInfo:
         """An OCI index of the artifacts that refer to ``digest`` (empty when none)."""
         ...
 
@@ -77,7 +78,7 @@ class RangeSource(Protocol):
     """A source that can read part of a blob cheaply."""
 
     def blob_range(
-        self, digest: str, start: int, end: int | None = None, size: int | None = None
+        self, digest: Digest, start: int, end: int | None = None, size: int | None = None
     ) -> BlobRange:
         """Bytes ``start..end`` (inclusive, like HTTP ``Range``) of a blob; a negative
         ``start`` means the last ``-start`` bytes. ``size`` is the descriptor's, checked when

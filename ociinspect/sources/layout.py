@@ -127,7 +127,7 @@ class DirectoryStorage:
 # --------------------------------------------------------------------------- verified reads
 
 
-def blob_path(digest: str) -> str:
+def blob_path(digest: Digest) -> str:
     """``blobs/<alg>/<hex>`` for a digest; InvalidDigestError for anything that is not one."""
     parsed = Digest.parse(digest)
     return f"blobs/{parsed.algorithm}/{parsed.encoded}"
@@ -161,7 +161,7 @@ def read_file(storage: Storage, path: str, max_size: int) -> bytes:
 def read_verified(
     storage: Storage,
     path: str,
-    digest: str,
+    digest: Digest,
     what: str,
     size: int | None = None,
     max_size: int | None = None,
@@ -174,7 +174,7 @@ def read_verified(
 
 @contextlib.contextmanager
 def open_verified(
-    storage: Storage, path: str, digest: str, what: str, size: int | None = None
+    storage: Storage, path: str, digest: Digest, what: str, size: int | None = None
 ) -> Iterator[Iterator[bytes]]:
     """Chunks of the file at ``path``; exhausting them verifies ``digest`` (and ``size``)."""
     verifier = Digest.parse(digest).verifier(what, size)
@@ -223,7 +223,7 @@ def read_range(
     return BlobRange(b"".join(parts))
 
 
-def document(raw: bytes, digest: str, media_type: str | None, what: str) -> ManifestInfo:
+def document(raw: bytes, digest: Digest, media_type: str | None, what: str) -> ManifestInfo:
     """A manifest or index read from verified bytes; its kind is checked (models' rules)."""
     try:
         kind = detect_media_type(raw, media_type)
@@ -341,25 +341,25 @@ class LayoutSource:
             raise SourceError(f"{self._what('index.json')} lists no manifests")
         return self._index_info()
 
-    def manifest(self, digest: str, size: int | None = None) -> ManifestInfo:
+    def manifest(self, digest: Digest, size: int | None = None) -> ManifestInfo:
         """A manifest or index by digest (``index.json``'s own digest included), verified."""
         if str(Digest.parse(digest)) == self.index.digest:
             return self._index_info(size)
         known = next((d for d in self.index.manifests if d.digest == digest), None)
         return self._read_document(digest, size, known.media_type if known else None)
 
-    def blob(self, digest: str, size: int | None = None, max_size: int | None = None) -> bytes:
+    def blob(self, digest: Digest, size: int | None = None, max_size: int | None = None) -> bytes:
         return read_verified(
             self.storage, blob_path(digest), digest, f"blob {digest}", size, max_size
         )
 
     def open_blob(
-        self, digest: str, size: int | None = None
+        self, digest: Digest, size: int | None = None
     ) -> contextlib.AbstractContextManager[Iterator[bytes]]:
         return open_verified(self.storage, blob_path(digest), digest, f"blob {digest}", size)
 
     def blob_range(
-        self, digest: str, start: int, end: int | None = None, size: int | None = None
+        self, digest: Digest, start: int, end: int | None = None, size: int | None = None
     ) -> BlobRange:
         """Part of a blob, read in place (:class:`~.base.RangeSource`)."""
         return read_range(self.storage, blob_path(digest), f"blob {digest}", start, end, size)
@@ -373,7 +373,7 @@ class LayoutSource:
                 seen.add(name)
                 yield name
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
+    def referrers(self, digest: Digest, artifact_type: str | None = None) -> ManifestInfo:
         """Manifests reachable from ``index.json`` whose ``subject`` is ``digest``.
 
         Each becomes a descriptor as the distribution-spec referrers API builds it: the
@@ -428,14 +428,16 @@ class LayoutSource:
     def _document(self, entry: Descriptor) -> ManifestInfo:
         return self._read_document(entry.digest, entry.size, entry.media_type)
 
-    def _read_document(self, digest: str, size: int | None, media_type: str | None) -> ManifestInfo:
+    def _read_document(
+        self, digest: Digest, size: int | None, media_type: str | None
+    ) -> ManifestInfo:
         cached = self._documents.get(digest)
         if cached is not None and (size is None or size == len(cached.raw)):
             return cached
         what = f"manifest {digest}"
         raw = read_verified(self.storage, blob_path(digest), digest, what, size, MAX_MANIFEST_SIZE)
         where = f"{what} in {self.storage.where}"
-        info = document(raw, str(Digest.parse(digest)), media_type, where)
+        info = document(raw, digest, media_type, where)
         self._documents[digest] = info
         return info
 

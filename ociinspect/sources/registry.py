@@ -7,6 +7,7 @@ one sharing the cache directory, asks the registry nothing for it, and works wit
 A tag is never answered from the cache. The digest it last pointed at is remembered, in memory
 and in the cache directory (:meth:`~ociinspect.cache.BlobCache.put_tag`), as a hint: when there
 is one, the tag is revalidated with a HEAD (one request) and the manifest the HEAD names is read
+from ..values.digest import Digest
 from the cache; without one, a plain GET resolves it (as cheap, and it brings the bytes along).
 
 Offline mode (``Session(offline=True)``, or ``OCIINSPECT_OFFLINE=1``) sends no request at all:
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING
 from ..cache import BlobCache
 from ..errors import SourceError, TransportError
 from ..progress import Progress, bar_for, counted
+from ..values.digest import Digest
 from ..values.models import ManifestInfo
 from ..values.reference import Reference
 
@@ -96,7 +98,7 @@ class RegistrySource:
         log.warning("disk cache not writable (%s); going on without it", exc.strerror or exc)
         self.cache = None
 
-    def _remember(self, key: str, digest: str) -> None:
+    def _remember(self, key: str, digest: Digest) -> None:
         self.session.remember_tag(key, digest)
         if self.cache is not None:
             try:
@@ -159,7 +161,7 @@ class RegistrySource:
         where = "no disk cache" if self.cache is None else f"not in {self.cache.directory}"
         return SourceError(f"offline: {what} of {self.name} is {where}")
 
-    def manifest(self, digest: str, size: int | None = None) -> ManifestInfo:
+    def manifest(self, digest: Digest, size: int | None = None) -> ManifestInfo:
         if self.cache is not None:
             cached = self.cache.get_manifest(digest)
             if cached is not None:
@@ -170,7 +172,7 @@ class RegistrySource:
         self._store(self.cache.put_manifest if self.cache else None, info)
         return info
 
-    def blob(self, digest: str, size: int | None = None, max_size: int | None = None) -> bytes:
+    def blob(self, digest: Digest, size: int | None = None, max_size: int | None = None) -> bytes:
         if self.cache is not None:
             cached = self.cache.get(digest)
             if cached is not None:
@@ -195,7 +197,7 @@ class RegistrySource:
 
     @contextlib.contextmanager
     def open_blob(
-        self, digest: str, size: int | None = None, *, progress: Progress | None = None
+        self, digest: Digest, size: int | None = None, *, progress: Progress | None = None
     ) -> Iterator[Iterator[bytes]]:
         """Chunks of the blob. With a cache, the blob is first streamed into it (verified,
         atomically), then read back from disk: memory stays bounded either way.
@@ -235,7 +237,7 @@ class RegistrySource:
                 own.close()
 
     def blob_range(
-        self, digest: str, start: int, end: int | None = None, size: int | None = None
+        self, digest: Digest, start: int, end: int | None = None, size: int | None = None
     ) -> BlobRange:
         """Part of a blob (:class:`~.base.RangeSource`): from the cache when it holds the blob,
         else one ``Range`` request. A registry that ignores ``Range`` sends the whole blob
@@ -266,7 +268,7 @@ class RegistrySource:
             raise SourceError(f"offline: the tags of {self.name} are never cached")
         return self.client.list_tags(self.registry, self.repository)
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> ManifestInfo:
+    def referrers(self, digest: Digest, artifact_type: str | None = None) -> ManifestInfo:
         if self.offline:
             raise SourceError(f"offline: the referrers of {self.name} are never cached")
         return self.client.referrers(self.registry, self.repository, digest, artifact_type)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..values.digest import Digest
 from ..values.models import ImageConfig, Manifest
 from .frame import INT, OPTIONAL_INT, STRING, Table, format_size, table
 from .image import json_list
@@ -120,7 +121,7 @@ def _layer_rows(
 ) -> dict[str, list[Any]]:
     rows: dict[str, list[Any]] = {name: [] for name in COMPARE_LAYERS_COLUMNS}
 
-    def add(status: str, digest: str, diff_id: str | None, size: int,
+    def add(status: str, digest: Digest, diff_id: str | None, size: int,
             pa: int | None, pb: int | None, match: str | None) -> None:
         for name, value in zip(
             COMPARE_LAYERS_COLUMNS, (status, digest, diff_id, size, pa, pb, match), strict=True

@@ -67,12 +67,17 @@ class ManifestInfo:
     """
 
     media_type: str | None
-    digest: str
+    digest: Digest
     raw: bytes = field(repr=False)
     json: Any = field(repr=False, compare=False, default=None)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", Digest.parse(self.digest))  # text: parsed here
+
     @classmethod
-    def from_bytes(cls, raw: bytes, digest: str, media_type: str | None = None) -> ManifestInfo:
+    def from_bytes(
+        cls, raw: bytes, digest: Digest, media_type: str | None = None
+    ) -> ManifestInfo:
         """Parse ``raw`` as JSON (raising InvalidDocumentError) and fill ``media_type``."""
         from ..errors import InvalidDocumentError
 
@@ -140,7 +145,7 @@ class Descriptor:
     """
 
     media_type: str
-    digest: str
+    digest: Digest
     size: int
     urls: tuple[str, ...] = ()
     annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -168,6 +173,7 @@ class Descriptor:
         if self.data is not None and isinstance(self.size, int) and len(self.data) != self.size:
             check.fail("data", f"decodes to {len(self.data)} bytes, size says {self.size}")
         check.done(f"descriptor {self.digest}")
+        object.__setattr__(self, "digest", Digest.from_document(self.digest))  # text: parsed here
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "descriptor") -> Descriptor:
@@ -263,8 +269,10 @@ def _read_descriptor(check: Check, obj: Any, path: str) -> Descriptor | None:
         platform = _read_platform(check, obj["platform"], at(path, "platform"))
     if len(check.problems) > before:
         return None
+    assert digest is not None
     return Descriptor(
-        media_type, digest, size, urls, annotations, platform, artifact_type, data, obj
+        media_type, Digest.from_document(digest), size, urls, annotations, platform,
+        artifact_type, data, obj,
     )
 
 
@@ -283,7 +291,7 @@ class Index:
     """image-index.md (and Docker's manifest list): manifests for several platforms or purposes."""
 
     raw: bytes = field(repr=False)
-    digest: str
+    digest: Digest
     media_type: str
     schema_version: int
     manifests: tuple[Descriptor, ...]
@@ -299,7 +307,7 @@ class Index:
 
     @classmethod
     def from_bytes(
-        cls, raw: bytes, media_type: str | None = None, digest: str | None = None
+        cls, raw: bytes, media_type: str | None = None, digest: Digest | None = None
     ) -> Index:
         """:func:`parse_document`, insisting on an index."""
         doc = parse_document(raw, media_type, digest)
@@ -313,7 +321,7 @@ class Manifest:
     """manifest.md (and Docker's v2 schema 2): one image or artifact, its config and layers."""
 
     raw: bytes = field(repr=False)
-    digest: str
+    digest: Digest
     media_type: str
     schema_version: int
     config: Descriptor
@@ -332,7 +340,7 @@ class Manifest:
 
     @classmethod
     def from_bytes(
-        cls, raw: bytes, media_type: str | None = None, digest: str | None = None
+        cls, raw: bytes, media_type: str | None = None, digest: Digest | None = None
     ) -> Manifest:
         """:func:`parse_document`, insisting on a manifest."""
         doc = parse_document(raw, media_type, digest)
@@ -353,12 +361,10 @@ class Manifest:
         return not (legacy and self.config.media_type == "application/octet-stream")
 
 
-def _content_digest(raw: bytes, digest: str | None, what: str) -> str:
+def _content_digest(raw: bytes, digest: Digest | None, what: str) -> Digest:
     if digest is None:
         return sha256(raw)
-    expected = Digest.parse(digest)
-    expected.verify(raw, what)
-    return str(expected)
+    return Digest.parse(digest).verify_digest(raw, what)
 
 
 def _decide(body: Mapping[str, Any], media_type: str | None, what: str) -> str:
@@ -429,7 +435,7 @@ def _descriptors(check: Check, body: Mapping[str, Any], key: str) -> list[Descri
     return [d for d in found if d is not None]
 
 
-def _read_index(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any]) -> Index:
+def _read_index(raw: bytes, digest: Digest, media_type: str, body: Mapping[str, Any]) -> Index:
     """image-index.md "Image Index Property Descriptions": manifests REQUIRED (may be empty)."""
     check = Check()
     version, annotations, subject, artifact_type = _common(check, body)
@@ -440,7 +446,9 @@ def _read_index(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any
     )
 
 
-def _read_manifest(raw: bytes, digest: str, media_type: str, body: Mapping[str, Any]) -> Manifest:
+def _read_manifest(
+    raw: bytes, digest: Digest, media_type: str, body: Mapping[str, Any]
+) -> Manifest:
     """manifest.md "Image Manifest Property Descriptions": config and layers REQUIRED."""
     check = Check()
     version, annotations, subject, artifact_type = _common(check, body)
@@ -468,7 +476,7 @@ def _read_manifest(raw: bytes, digest: str, media_type: str, body: Mapping[str, 
 
 
 def parse_document(
-    raw: bytes, media_type: str | None = None, digest: str | None = None
+    raw: bytes, media_type: str | None = None, digest: Digest | None = None
 ) -> Index | Manifest:
     """Read a manifest or index from its exact bytes.
 
@@ -525,7 +533,7 @@ class ImageConfig:
     """
 
     raw: bytes = field(repr=False)
-    digest: str
+    digest: Digest
     architecture: str
     os: str
     variant: str | None = None
@@ -550,7 +558,7 @@ class ImageConfig:
         object.__setattr__(self, "labels", _frozen_map(self.labels))
 
     @classmethod
-    def from_bytes(cls, raw: bytes, digest: str | None = None) -> ImageConfig:
+    def from_bytes(cls, raw: bytes, digest: Digest | None = None) -> ImageConfig:
         """Same as :func:`parse_config`."""
         return parse_config(raw, digest)
 
@@ -606,7 +614,7 @@ def _read_history(check: Check, body: Mapping[str, Any]) -> tuple[History, ...]:
     return tuple(steps)
 
 
-def parse_config(raw: bytes, digest: str | None = None) -> ImageConfig:
+def parse_config(raw: bytes, digest: Digest | None = None) -> ImageConfig:
     """An image config (OCI or Docker) from its exact bytes; ``digest`` is verified if given."""
     raw = bytes(raw)
     actual = _content_digest(raw, digest, f"image config {digest}")

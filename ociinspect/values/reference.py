@@ -108,13 +108,13 @@ class Reference:
     """A parsed image reference. Build one with :func:`parse` (or a sibling), not by hand.
 
     ``registry`` is ``""`` only for :func:`parse_raw` / :func:`with_name` results that named no
-    registry. ``digest`` is the ``algorithm:hex`` text, validated by :meth:`Digest.parse`.
+    registry. ``digest`` is a :class:`Digest` (text given is parsed by :meth:`Digest.parse`).
     """
 
     registry: str
     repository: str
     tag: str | None = None
-    digest: str | None = None
+    digest: Digest | None = None
 
     def __post_init__(self) -> None:
         text = self._text()
@@ -135,7 +135,7 @@ class Reference:
                 digest = Digest.parse(self.digest)
             except InvalidDigestError as exc:
                 raise InvalidReferenceError(text, f"{_DIGEST_FORMAT}: {exc.reason}") from None
-            object.__setattr__(self, "digest", str(digest))  # a Digest object is kept as text
+            object.__setattr__(self, "digest", digest)  # text given is parsed once, here
 
     def _text(self) -> str:
         name = f"{self.registry}/{self.repository}" if self.registry else f"{self.repository}"
@@ -199,7 +199,7 @@ class Reference:
             raise InvalidReferenceError(
                 f"{self.name}@{digest}", f"{_DIGEST_FORMAT}: {exc.reason}"
             ) from None
-        return replace(self, digest=str(parsed))
+        return replace(self, digest=parsed)
 
 
 def _tag_problem(tag: object) -> str:
@@ -286,10 +286,10 @@ def parse_raw(text: str) -> Reference:
         raise InvalidReferenceError(
             text, f"{_TOO_LONG} (the path after the registry has {len(name['path'])})"
         )
-    digest = match["digest"]
-    if digest is not None:
+    digest = None
+    if match["digest"] is not None:
         try:
-            digest = str(Digest.parse(digest))
+            digest = Digest.parse(match["digest"])
         except InvalidDigestError as exc:
             raise InvalidReferenceError(text, f"{_DIGEST_FORMAT}: {exc.reason}") from None
     return Reference(name["domain"] or "", name["path"], match["tag"], digest)
