@@ -55,6 +55,7 @@ from typing import Any, BinaryIO
 from .values.digest import ALGORITHMS, Digest, Verifier
 from .values.models import ManifestInfo
 from .values.streams import verified
+from .values.units import format_size
 
 GIB = 1024**3
 #: Default bound of a cache's size on disk.
@@ -118,7 +119,7 @@ class BlobCache:
         self._estimate: int | None = None  # bytes on disk as last scanned plus what we added
 
     def __repr__(self) -> str:
-        bound = "unbounded" if self.max_bytes is None else f"max={_human(self.max_bytes)}"
+        bound = "unbounded" if self.max_bytes is None else f"max={format_size(self.max_bytes)}"
         counts = f"hits={self._hits} misses={self._misses}"
         return f"<BlobCache {str(self.directory)!r} {bound} {counts}>"
 
@@ -393,15 +394,6 @@ class BlobCache:
         if estimate > self.max_bytes:
             self.prune(keep=key)
         return target
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.3g} {unit}"
-        value /= 1024
-    return f"{value:.4g} GiB"
 
 
 def _hashes_to(handle: BinaryIO, key: Digest) -> bool:

@@ -42,7 +42,8 @@ from .errors import (
 )
 from .session import Session, Settings, default_cache_dir
 from .tables import Comparison, Table
-from .tables.frame import DIGEST_COLUMNS, format_share, format_size
+from .tables.frame import DIGEST_COLUMNS
+from .values.units import format_share, format_size, short_digest
 
 SIZES = ("none", "estimate", "exact")
 FORMATS = ("table", "csv", "json", "markdown")
@@ -231,8 +232,7 @@ def _cell(value: Any, column: str, table: Table, truncate: bool, markdown: bool)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = " ".join(str(value).split()) if not markdown else str(value).replace("\n", " ")
     if truncate and column in DIGEST_COLUMNS and ":" in text:
-        algorithm, _, encoded = text.partition(":")
-        text = f"{algorithm}:{encoded[:12]}"
+        text = short_digest(text)
     elif truncate and len(text) > MAX_CELL:
         text = text[: MAX_CELL - 1] + "…"
     if markdown:

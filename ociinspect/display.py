@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from .navigation import ATTESTATION, Image, ImageIndex
-from .tables.frame import format_size
 from .values import mediatypes as mt
+from .values.units import format_size, short_digest
 
 _STYLE = "border-collapse:collapse;font-size:90%"
 _CELL = "padding:1px 8px;text-align:left"
@@ -21,19 +21,11 @@ _CELL = "padding:1px 8px;text-align:left"
 MAX_ROWS = 20
 
 
-def _short(digest: str | None) -> str:
-    """``sha256:0123456789ab`` (the first 12 hex digits)."""
-    if not digest:
-        return ""
-    algorithm, _, encoded = digest.partition(":")
-    return f"{algorithm}:{encoded[:12]}"
-
-
 def _digest(digest: str | None) -> str:
     """A short digest with the full one as its tooltip."""
     if not digest:
         return ""
-    return f'<code title="{escape(digest)}">{escape(_short(digest))}</code>'
+    return f'<code title="{escape(digest)}">{escape(short_digest(digest))}</code>'
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], total: int) -> str:

@@ -340,7 +340,7 @@ def test_stats_and_repr(cache: BlobCache, root: Path) -> None:
     cache.get(digest_of(b"nope"))
     assert cache.stats() == CacheStats(entries=2, bytes=8, hits=1, misses=1)
     assert repr(cache) == f"<BlobCache {str(root)!r} unbounded hits=1 misses=1>"
-    assert "max=10 GiB" in repr(BlobCache(root))
+    assert "max=10.0 GiB" in repr(BlobCache(root))
 
 
 def test_a_negative_bound_is_refused(root: Path) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from ociinspect.errors import OCIInspectError
+from ociinspect.values.units import format_size
 from ociinspect.widgets import grid as g
 from ociinspect.widgets.grid import FileGrid, GridInputError, GridTooLargeError
 
@@ -209,9 +210,9 @@ SIZES = [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"),
 
 
 @pytest.mark.parametrize(("size", "text"), SIZES, ids=[t for _, t in SIZES])
-def test_human_size(size: int, text: str) -> None:
+def test_format_size(size: int, text: str) -> None:
     """Sizes read as people read them: binary units, one decimal, bytes exact below 1 KiB."""
-    assert g.human_size(size) == text
+    assert format_size(size) == text
 
 
 # -- filter and sort rules ------------------------------------------------------------------------

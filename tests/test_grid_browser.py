@@ -23,6 +23,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from test_browser import CHROMIUM, CHROMIUM_ARGS, STDERR, _loopback_only
 from test_grid import MATCHES, SIZES
 
+from ociinspect.values.units import format_size
 from ociinspect.widgets import grid as g
 
 pytestmark = [pytest.mark.browser]
@@ -172,11 +173,11 @@ def test_module_filter_rule_is_the_python_rule(page: Page) -> None:
 
 
 def test_module_sizes_read_as_in_python(page: Page) -> None:
-    """humanSize in Chromium writes what human_size writes, BigInt sizes included."""
+    """humanSize in Chromium writes what format_size writes, BigInt sizes included."""
     numbers = [size for size, _ in SIZES] + [1_234_567, 10**15 + 7]
     got = _module_call(page, "(m, xs) => xs.map((x) => m.humanSize(BigInt(x)))",
                        [str(n) for n in numbers])
-    assert got == [g.human_size(n) for n in numbers]
+    assert got == [format_size(n) for n in numbers]
 
 
 def _mixed_frame() -> pd.DataFrame:
@@ -259,7 +260,7 @@ def test_sorting_by_size_puts_the_largest_first(page: Page, voila: servers.Serve
     expect(page.locator(".oi-grid-row[aria-rowindex='2'] .oi-grid-cell").first).to_have_text(
         str(largest["path"]))
     size_cell = page.locator(".oi-grid-row[aria-rowindex='2'] .oi-grid-cell").nth(2)
-    expect(size_cell).to_have_text(g.human_size(int(largest["size"])))
+    expect(size_cell).to_have_text(format_size(int(largest["size"])))
     expect(size_cell).to_have_attribute("title", f"{int(largest['size']):,} bytes")
     expect(kernel(page, "sort")).to_have_text("size False")
     header.click()

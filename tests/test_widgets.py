@@ -17,8 +17,9 @@ from ociinspect.distribution.trace import Exchange
 from ociinspect.session import Session, set_default_session
 from ociinspect.tables import trace_frame
 from ociinspect.testing.samples import PLATFORMS as SAMPLE_PLATFORMS
+from ociinspect.values.units import format_size
 from ociinspect.widgets import TABS, ImageBrowser, browse, chart, render
-from ociinspect.widgets.format import human_size, share_bar
+from ociinspect.widgets.format import share_bar
 
 FILES, RAW, HTTP = TABS.index("Files"), TABS.index("Raw"), TABS.index("HTTP")
 
@@ -80,7 +81,7 @@ def sample() -> ImageBrowser:
 )
 def test_sizes_read_as_people_write_them(size: int | None, shown: str) -> None:
     """Sizes use IEC units with one decimal; a missing size is blank."""
-    assert human_size(size) == shown
+    assert format_size(size) == shown
 
 
 def test_share_bar_width_is_the_share() -> None:

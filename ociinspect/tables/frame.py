@@ -13,12 +13,13 @@ missing; times are ``datetime64[ns, UTC]``; flags are ``bool``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+
+from ..values.units import format_share, format_size  # noqa: F401 - the tables' renderers
 
 STRING = pd.StringDtype()
 TIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
@@ -27,32 +28,8 @@ OPTIONAL_INT = pd.Int64Dtype()
 FLOAT = "float64"
 BOOL = "bool"
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 #: Columns whose values are digests; the CLI shortens them in its ``table`` format.
 DIGEST_COLUMNS = frozenset({"digest", "diff_id", "describes", "config_digest", "subject"})
-
-
-def format_size(value: Any) -> str:
-    """``1536`` -> ``"1.5 KiB"`` (binary units, one decimal; bytes below 1 KiB exact);
-    missing values -> ``""``."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    number = int(value)
-    if abs(number) < 1024:
-        return f"{number} B"
-    scaled = float(number)
-    unit = 0
-    while abs(scaled) >= 1024 and unit < len(_UNITS) - 1:
-        scaled /= 1024
-        unit += 1
-    return f"{scaled:.1f} {_UNITS[unit]}"
-
-
-def format_share(value: Any) -> str:
-    """``0.125`` -> ``"12.5%"``; missing -> ``""``."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value) * 100:.1f}%"
 
 
 def utc(value: str | datetime | None) -> pd.Timestamp | None:

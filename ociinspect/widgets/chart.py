@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .format import esc, human_size, short_digest
+from ..values.units import format_size, short_digest
+from .format import esc
 
 #: Colour-blind-friendly categorical palette (Okabe-Ito, then Tableau 10 tones).
 PALETTE = (
@@ -137,7 +138,7 @@ def layer_chart_svg(bars: Sequence[Bar], *, selected: str | None = None, width: 
             f'<line class="oi-grid" x1="{x:.1f}" x2="{x:.1f}" y1="0" '
             f'y2="{ROW_HEIGHT * len(bars)}"/>'
             f'<text class="oi-tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
-            f"{esc(human_size(tick) if tick else '0')}</text>"
+            f"{esc(format_size(tick) if tick else '0')}</text>"
         )
         tick += step
     for row, bar in enumerate(bars):
@@ -157,7 +158,7 @@ def layer_chart_svg(bars: Sequence[Bar], *, selected: str | None = None, width: 
             shared = f" · in {others} other image{'s' * (others != 1)}" if others else ""
             tip = (
                 f"{bar.label} · {segment.label} · {short_digest(segment.key)} · "
-                f"{human_size(segment.size)} ({share:.1%}){shared}"
+                f"{format_size(segment.size)} ({share:.1%}){shared}"
             )
             parts.append(
                 f'<rect class="oi-seg" x="{x:.2f}" y="{y:.1f}" width="{max(w, 0.0):.2f}" '
@@ -174,7 +175,7 @@ def layer_chart_svg(bars: Sequence[Bar], *, selected: str | None = None, width: 
             x += w
         parts.append(
             f'<text class="oi-chart-total" x="{x + 6:.1f}" y="{mid:.1f}">'
-            f"{esc(human_size(bar.total))}</text></g>"
+            f"{esc(format_size(bar.total))}</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..tables.frame import format_size
+from ..values.units import format_size, short_digest
 
 
 def esc(value: object) -> str:
@@ -32,24 +32,11 @@ def missing(value: object) -> bool:
         return False
 
 
-def human_size(size: object) -> str:
-    """Bytes as people read them (``512 B``, ``1.5 KiB``): the tables' own formatting."""
-    return "" if missing(size) else format_size(size)
-
-
 def size_html(size: object) -> str:
     """A human-readable size with the exact byte count in its tooltip."""
     if missing(size):
         return ""
-    return f'<span title="{int(size):,} bytes">{esc(human_size(size))}</span>'  # type: ignore[call-overload]
-
-
-def short_digest(digest: object, length: int = 12) -> str:
-    """``sha256:0123456789ab`` from a full digest ('' when missing)."""
-    if missing(digest):
-        return ""
-    algorithm, _, encoded = str(digest).partition(":")
-    return f"{algorithm}:{encoded[:length]}" if encoded else str(digest)[:length]
+    return f'<span title="{int(size):,} bytes">{esc(format_size(size))}</span>'  # type: ignore[call-overload]
 
 
 def digest_html(digest: object) -> str:
@@ -175,10 +162,8 @@ __all__ = [
     "definition_list",
     "digest_html",
     "esc",
-    "human_size",
     "missing",
     "share_bar",
-    "short_digest",
     "size_html",
     "table_html",
     "text",

@@ -264,20 +264,6 @@ def column_order(
     return leading + [name for name in names if name not in leading and name not in drop]
 
 
-def human_size(size: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``: the text the grid shows for a size (binary units, one
-    decimal; below 1 KiB exact), the same as the package's tables."""
-    if abs(size) < 1024:
-        return f"{size} B"
-    scaled = float(size)
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    unit = 0
-    while abs(scaled) >= 1024 and unit < len(units) - 1:
-        scaled /= 1024
-        unit += 1
-    return f"{scaled:.1f} {units[unit]}"
-
-
 # -- filter and sort (pure; the same rules as static/grid.js) ---------------------------------
 
 
@@ -425,7 +411,6 @@ __all__ = [
     "column_order",
     "encode_frame",
     "filter_mask",
-    "human_size",
     "is_glob",
     "path_matches",
     "view_order",

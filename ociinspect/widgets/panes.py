@@ -16,6 +16,7 @@ from .. import api, navigation
 from ..sources import Source
 from ..values import mediatypes as mt
 from ..values.models import Index
+from ..values.units import format_size
 from . import raw as rawdocs
 from . import render
 from .views import fetch_document
@@ -56,7 +57,7 @@ class FilesPane:
         self._image = img
         layers = img.layers if img is not None else ()
         self.picker.options = [
-            (f"#{i}  {d.digest[:19]}…  {render.human_size(d.size)}", i)
+            (f"#{i}  {d.digest[:19]}…  {format_size(d.size)}", i)
             for i, d in enumerate(layers)
         ]
         layer = min(max(layer, 0), len(layers) - 1) if layers else 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..navigation import classify
 from ..values import mediatypes as mt
 from ..values.models import Descriptor, Index, Manifest
-from .format import human_size, short_digest
+from ..values.units import format_size, short_digest
 
 #: JSON blobs up to this size are fetched and shown when a link points at one.
 MAX_SHOWN_BLOB = 1024 * 1024
@@ -91,7 +91,7 @@ def manifest_doc(manifest: Manifest, title: str = "manifest") -> Doc:
     for position, layer in enumerate(manifest.layers):
         links.append(
             Link(
-                f"layers[{position}] {human_size(layer.size)}",
+                f"layers[{position}] {format_size(layer.size)}",
                 _tip(layer),
                 layer,
                 "layer",
