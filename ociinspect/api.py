@@ -35,7 +35,7 @@ from .errors import ArchiveError, PlatformNotFoundError
 from .layers.contents import Limits, TarEntry, iter_entries
 from .layers.overlay import analyse
 from .layers.sizes import cache_of, listing_size, uncompressed_sizes
-from .navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, Image, ImageIndex, IndexEntry
+from .navigation import Image, ImageIndex
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
 from .progress import NullProgress, Progress, bar_for, counted
@@ -59,6 +59,7 @@ from .tables import (
 )
 from .tables.index import Loaded
 from .values import mediatypes as mt
+from .values.entries import ARTIFACT, ATTESTATION, IMAGE, INDEX, IndexEntry
 from .values.models import Descriptor, ImageConfig, Manifest
 from .values.platforms import Platform
 

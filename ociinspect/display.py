@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from .navigation import ATTESTATION, Image, ImageIndex
+from .values.entries import ATTESTATION
+
+if TYPE_CHECKING:
+    from .navigation import Image, ImageIndex
 from .values import mediatypes as mt
 from .values.units import format_size, short_digest
 

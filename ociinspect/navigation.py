@@ -16,13 +16,20 @@ import functools
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
 from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundError
 from .session import Session, session_of
 from .sources import Source, open_source
 from .values import mediatypes as mt
 from .values.digest import Digest
+from .values.entries import (
+    ATTESTATION,
+    IMAGE,
+    IndexEntry,
+    choose,
+    entries,
+    parse_platform,
+)
 from .values.models import (
     Descriptor,
     History,
@@ -34,91 +41,13 @@ from .values.models import (
     parse_config,
     parse_document,
 )
-from .values.platforms import Platform, host_platform
+from .values.platforms import Platform
 
 #: How many manifests and configs are fetched at once for an index: 16 covers 8 platforms and
 #: their 8 attestations in one round trip (each worker holds one pooled connection).
 MAX_WORKERS = 16
-DEFAULT_PLATFORM = Platform("linux", "amd64")
 #: Index nesting deeper than this is refused (a loop, or a hostile document).
 MAX_DEPTH = 4
-
-IMAGE, ATTESTATION, INDEX, ARTIFACT = "image", "attestation", "index", "artifact"
-
-
-def classify(descriptor: Descriptor) -> str:
-    """What an index entry points at: ``image``, ``attestation``, ``index`` or ``artifact``."""
-    if descriptor.is_attestation:
-        return ATTESTATION
-    if descriptor.media_type in mt.INDEX_TYPES:
-        return INDEX
-    if descriptor.artifact_type or descriptor.media_type not in mt.MANIFEST_TYPES:
-        return ARTIFACT
-    return IMAGE
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One entry of an index, classified."""
-
-    position: int
-    descriptor: Descriptor
-    kind: str
-
-    @property
-    def platform(self) -> Platform | None:
-        return self.descriptor.platform
-
-    @property
-    def platform_string(self) -> str:
-        return str(self.platform) if self.platform is not None else "unknown/unknown"
-
-    @property
-    def describes(self) -> str | None:
-        """For an attestation, the digest of the image manifest it is about."""
-        return self.descriptor.reference_digest
-
-
-def entries(index: Index) -> tuple[IndexEntry, ...]:
-    return tuple(IndexEntry(i, d, classify(d)) for i, d in enumerate(index.manifests))
-
-
-def choose(
-    found: Sequence[IndexEntry], platform: Platform | str | None = None
-) -> tuple[IndexEntry, str]:
-    """The entry to use and why (see the module docstring for the rules)."""
-    images = [e for e in found if e.kind in (IMAGE, INDEX)]
-    if platform is not None:
-        wanted = _platform(platform)
-        for entry in images:
-            if entry.platform is not None and wanted.matches(entry.platform):
-                return entry, f"platform {wanted} as asked"
-        raise PlatformNotFoundError(
-            str(wanted), [e.platform_string for e in images], where="the index"
-        )
-    if not images:
-        kinds = ", ".join(sorted({e.kind for e in found})) or "nothing"
-        raise PlatformNotFoundError("any image", [], where=f"the index (it holds {kinds})")
-    for candidate, why in ((DEFAULT_PLATFORM, "default"), (host_platform(), "this machine's")):
-        for entry in images:
-            if entry.platform is not None and candidate.matches(entry.platform):
-                return entry, f"{entry.platform_string} ({why} platform)"
-    if len(images) == 1:
-        return images[0], f"{images[0].platform_string} (the only image)"
-    return images[0], (
-        f"{images[0].platform_string} (first of {len(images)} images; "
-        "pass platform= to choose another)"
-    )
-
-
-def _platform(value: Platform | str) -> Platform:
-    """A Platform from what a user passed; anything else is an InvalidDocumentError too."""
-    if isinstance(value, Platform):
-        return value
-    if isinstance(value, str):
-        return Platform.parse(value)
-    raise InvalidDocumentError("platform", f"expected 'os/arch[/variant]', got {value!r}")
-
 
 def _document(info: ManifestInfo) -> Index | Manifest:
     return parse_document(info.raw, info.media_type, info.digest)
@@ -346,24 +275,10 @@ def image(
     if isinstance(found, ImageIndex):
         return found.image(platform)
     if platform is not None and found.platform is not None:
-        wanted = _platform(platform)
+        wanted = parse_platform(platform)
         if not wanted.matches(found.platform):
             raise PlatformNotFoundError(str(wanted), [str(found.platform)], where=found.reference)
     return found
 
 
-__all__ = [
-    "ARTIFACT",
-    "ATTESTATION",
-    "DEFAULT_PLATFORM",
-    "IMAGE",
-    "INDEX",
-    "IndexEntry",
-    "Image",
-    "ImageIndex",
-    "choose",
-    "classify",
-    "entries",
-    "image",
-    "open",
-]
+__all__ = ["Image", "ImageIndex", "image", "open"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,7 @@ from ociinspect.errors import (
     UnauthorizedError,
 )
 from ociinspect.values.digest import Digest
+from ociinspect.values.models import oci_index
 from ociinspect.values.streams import verified
 
 
@@ -138,7 +140,20 @@ def test_referrers_are_filtered_unless_the_registry_says_it_did() -> None:
     kept = distribution.filter_referrers(info, "a/sig")
     assert [m["artifactType"] for m in kept.json["manifests"]] == ["a/sig"]
     assert distribution.filter_referrers(info, "a/sig", "artifactType") is info
-    assert distribution.empty_index().json["manifests"] == []
+    assert oci_index().json["manifests"] == []
+
+
+def test_the_empty_index_has_one_digest_wherever_it_is_made(tmp_path: Path) -> None:
+    """The empty referrers answer of a registry, a layout and an archive is one document: the
+    same bytes, the same digest (one canonical serialisation)."""
+    from ociinspect.sources.layout import LayoutSource
+    from ociinspect.testing import build
+
+    build.write_layout(tmp_path / "layout", build.image([build.layer([])]), tags=["v1"])
+    layout = LayoutSource(tmp_path / "layout", "v1").referrers(Digest.of(b"nothing refers"))
+    assert layout.digest == oci_index().digest and layout.raw == oci_index().raw
+    expected = b'{"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json",'
+    assert oci_index().raw == expected + b'"schemaVersion":2}'
 
 
 @pytest.mark.parametrize("ahead", [False, True], ids=["hashed inline", "hashed in a thread"])

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ociinspect import navigation
 from ociinspect.distribution.trace import Exchange
 from ociinspect.errors import NotFoundError
 from ociinspect.tables import (
@@ -40,6 +39,7 @@ from ociinspect.tables import (
 from ociinspect.testing import build
 from ociinspect.values import mediatypes as mt
 from ociinspect.values.digest import sha256
+from ociinspect.values.entries import entries
 from ociinspect.values.models import Descriptor, ImageConfig, Index, Manifest, parse_config
 
 NA = pd.NA
@@ -279,7 +279,7 @@ def test_labels_are_key_value_rows() -> None:
 
 def _index_rows() -> tuple[build.BuiltIndex, list[Any]]:
     built = build.index([three_layer_image(platform=p) for p in ("linux/amd64", "linux/arm64")])
-    found = navigation.entries(Index.from_bytes(built.index.data))
+    found = entries(Index.from_bytes(built.index.data))
     rows: list[Any] = []
     for entry in found:
         blob = next(i for i in (*built.images, *built.attestations)

@@ -339,8 +339,9 @@ def canonical_endpoint(url: str) -> str:
 class ChallengeStore:
     """The last challenges each registry endpoint sent; thread-safe.
 
-    Lets registry.py ask the token server before the first request to a new repository instead
-    of paying a 401 round trip each time.
+    The client keeps one, so it asks the token server before the first request to a new
+    repository instead of paying a 401 round trip each time; ``Reg.Example:443`` and
+    ``reg.example`` are one endpoint (:func:`canonical_endpoint`).
     """
 
     def __init__(self) -> None:

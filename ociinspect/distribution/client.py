@@ -52,11 +52,11 @@ from ..errors import (
 )
 from ..values import mediatypes
 from ..values.digest import Digest, Verifier
-from ..values.models import ManifestInfo
+from ..values.models import ManifestInfo, oci_index
 from ..values.streams import HASH_AHEAD, verified
 from . import auth, error_codes
 from . import protocol as distribution
-from .challenge import Challenge, challenge_problem, select_challenge
+from .challenge import Challenge, ChallengeStore, challenge_problem, select_challenge
 from .credentials import Credentials
 from .credentials import lookup as lookup_credentials
 from .flow import DropToken, GetToken, Learn, Send, auth_flow, challenges_of
@@ -117,8 +117,8 @@ class RegistryClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._creds: dict[tuple[str, str | None], Credentials | None] = {}
-        # What each registry origin asked for last time: a Bearer or Basic challenge.
-        self._challenges: dict[str, Challenge] = {}
+        #: The challenge each registry endpoint made last (scheme://host:port, canonical).
+        self.challenges = ChallengeStore()
 
     def with_token_cache(self, token_cache: auth.TokenCache | None) -> RegistryClient:
         """A client like this one (transport, credentials, trace, policies) with another
@@ -194,7 +194,7 @@ class RegistryClient:
         creds = self.credentials_for(registry, repository)
         sent = {"User-Agent": USER_AGENT, **(headers or {})}
         flow = auth_flow(
-            sent, self._challenges.get(origin), creds, scopes, registry, origin, method, url
+            sent, self._known(origin), creds, scopes, registry, origin, method, url
         )
         step = next(flow)
         last: Response | None = None
@@ -212,8 +212,7 @@ class RegistryClient:
                         self.token_cache.invalidate(step.key, step.token)
                     step = flow.send(None)
                 elif isinstance(step, Learn):
-                    with self._lock:
-                        self._challenges[origin] = step.challenge
+                    self.challenges.remember(origin, (step.challenge,))
                     step = flow.send(None)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
@@ -221,6 +220,11 @@ class RegistryClient:
             if last is not None:
                 last.close()
             raise
+
+    def _known(self, origin: str) -> Challenge | None:
+        """The challenge ``origin`` made last, if any: requests authorise up front with it."""
+        found = self.challenges.get(origin)
+        return found[0] if found else None
 
     def _token(self, step: GetToken) -> auth.Token:
         """The token a :class:`~ociinspect.distribution.flow.GetToken` step asks for."""
@@ -240,8 +244,7 @@ class RegistryClient:
             reason = scrub(problem, _secrets_of(resp))
             raise ChallengeError(method, redact_url(url), 401, reason=reason)
         if chosen is not None:
-            with self._lock:
-                self._challenges[origin] = chosen
+            self.challenges.remember(origin, (chosen,))
         return chosen
 
     def _fetch_token(
@@ -686,7 +689,7 @@ class RegistryClient:
         try:
             info = self.get_manifest(registry, repository, distribution.referrers_tag(d))
         except NotFoundError:
-            return distribution.empty_index()
+            return oci_index()
         return distribution.filter_referrers(info, artifact_type)
 
     def ping(self, registry: str) -> int:

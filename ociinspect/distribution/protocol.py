@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..values import mediatypes
 from ..values.digest import Digest
-from ..values.models import ManifestInfo
+from ..values.models import SCHEMA1_MESSAGE, ManifestInfo, canonical_document
 from ..values.reference import (
     DEFAULT_REGISTRY,
     DOCKER_HUB_API_HOST,
@@ -56,7 +56,6 @@ __all__ = [
     "base_url",
     "check_reference",
     "content_length",
-    "empty_index",
     "filter_referrers",
     "is_loopback",
     "manifest_info",
@@ -76,8 +75,6 @@ MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 #: A listing (tags, catalog) longer than this many pages is refused: a registry that keeps
 #: inventing next-page links would otherwise never end.
 MAX_PAGES = 10_000
-
-_GENERIC_TYPES = frozenset({"application/octet-stream", "text/plain", "binary/octet-stream"})
 
 Origin = tuple[str, str, int | None]
 
@@ -179,16 +176,10 @@ def manifest_media_type(content_type: str | None, what: str) -> str | None:
     """The media type a manifest answer's ``Content-Type`` names; None for a generic type
     (the document's own ``mediaType`` decides then). Docker schema1 is refused."""
     media_type = mediatypes.strip_parameters(content_type)
-    if media_type in _GENERIC_TYPES:
+    if media_type in mediatypes.GENERIC_CONTENT_TYPES:
         return None
-    if media_type in (mediatypes.DOCKER_MANIFEST_V1, mediatypes.DOCKER_MANIFEST_V1_SIGNED):
-        raise UnsupportedMediaTypeError(
-            what,
-            media_type,
-            "Docker schema1 manifests are deprecated and not supported; the registry sent "
-            "schema1 although v2/OCI types were accepted: push the image again with a "
-            "current client",
-        )
+    if media_type in mediatypes.SCHEMA1_TYPES:
+        raise UnsupportedMediaTypeError(what, media_type, SCHEMA1_MESSAGE)
     return media_type
 
 
@@ -256,13 +247,6 @@ def referrers_tag(digest: Digest) -> str:
     return f"{digest.algorithm[:32]}-{digest.encoded[:64]}"
 
 
-def empty_index() -> ManifestInfo:
-    """The answer for a subject nothing refers to: an OCI index with no manifests."""
-    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []})
-    data = raw.encode()
-    return ManifestInfo.from_bytes(data, Digest.of(data), mediatypes.OCI_INDEX)
-
-
 def filter_referrers(
     info: ManifestInfo, artifact_type: str | None, filters_applied: str | None = None
 ) -> ManifestInfo:
@@ -271,5 +255,6 @@ def filter_referrers(
     if not artifact_type or "artifactType" in (filters_applied or ""):
         return info
     kept = [m for m in info.json.get("manifests", []) if m.get("artifactType") == artifact_type]
-    raw = json.dumps(dict(info.json, manifests=kept)).encode()
-    return ManifestInfo.from_bytes(raw, Digest.of(raw), info.media_type)
+    return canonical_document(
+        dict(info.json, manifests=kept), info.media_type or mediatypes.OCI_INDEX
+    )

@@ -62,7 +62,7 @@ from ..errors import (
 )
 from ..values import mediatypes as mt
 from ..values.digest import Digest, sha256
-from ..values.models import Descriptor, ManifestInfo
+from ..values.models import Descriptor, ManifestInfo, oci_index
 from ..values.reference import parse as parse_reference
 from .base import BlobRange
 from .layout import (
@@ -72,7 +72,6 @@ from .layout import (
     LayoutSource,
     blob_path,
     document,
-    empty_index,
     normalise_reference,
     open_verified,
     read_file,
@@ -561,7 +560,7 @@ class DockerArchiveSource:
     def referrers(self, digest: Digest, artifact_type: str | None = None) -> ManifestInfo:
         """Always an empty index: ``docker save`` keeps no referrers."""
         Digest.parse(digest)
-        return empty_index()
+        return oci_index()
 
 
 __all__ = [

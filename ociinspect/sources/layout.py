@@ -25,7 +25,6 @@ directory is refused too.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from collections.abc import Iterator
@@ -41,8 +40,15 @@ from ..errors import (
     UnsupportedMediaTypeError,
 )
 from ..values import mediatypes as mt
-from ..values.digest import Digest, sha256
-from ..values.models import Descriptor, Index, ManifestInfo, detect_media_type, parse_layout_header
+from ..values.digest import Digest
+from ..values.models import (
+    Descriptor,
+    Index,
+    ManifestInfo,
+    detect_media_type,
+    oci_index,
+    parse_layout_header,
+)
 from ..values.reference import parse as parse_reference
 from ..values.streams import verified
 from .base import BlobRange
@@ -234,18 +240,6 @@ def document(raw: bytes, digest: Digest, media_type: str | None, what: str) -> M
     return ManifestInfo.from_bytes(raw, digest, kind)
 
 
-def empty_index() -> ManifestInfo:
-    """An OCI index listing nothing: what ``referrers`` answers when there are none."""
-    return index_of([])
-
-
-def index_of(descriptors: list[dict[str, Any]]) -> ManifestInfo:
-    """An OCI index over ``descriptors``, serialised with sorted keys and no spaces."""
-    body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return ManifestInfo.from_bytes(raw, sha256(raw), mt.OCI_INDEX)
-
-
 # --------------------------------------------------------------------------- the source
 
 
@@ -399,7 +393,7 @@ class LayoutSource:
         visit(self.index.manifests, 0)
         if artifact_type is not None:
             found = [d for d in found if d.get("artifactType") == artifact_type]
-        return index_of(found)
+        return oci_index(found)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -482,8 +476,6 @@ __all__ = [
     "LayoutSource",
     "Storage",
     "blob_path",
-    "empty_index",
-    "index_of",
     "normalise_reference",
     "open_verified",
     "read_file",

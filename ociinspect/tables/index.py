@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..layers.sizes import UncompressedSize, lookup, total
-from ..navigation import ARTIFACT, ATTESTATION, IMAGE, INDEX, IndexEntry
+from ..values.entries import ARTIFACT, ATTESTATION, IMAGE, INDEX, IndexEntry
 from ..values.models import ImageConfig, Index, Manifest
 from .frame import BOOL, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 

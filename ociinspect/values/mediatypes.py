@@ -36,6 +36,11 @@ MANIFEST_ACCEPT: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIS
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
+#: Content-Types that say nothing about a document (CDNs and some registries send them for
+#: anything): the document's own ``mediaType`` decides.
+GENERIC_CONTENT_TYPES = frozenset(
+    {"application/json", "application/octet-stream", "binary/octet-stream", "text/plain"}
+)
 CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 
 _COMPRESSION = {

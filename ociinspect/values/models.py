@@ -34,7 +34,7 @@ digests and image-spec leaves that check to "content consumers".
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -104,11 +104,6 @@ class ManifestInfo:
 DOCKER_LAYER_TYPES = frozenset(
     {mt.DOCKER_LAYER_GZIP, mt.DOCKER_LAYER, mt.DOCKER_LAYER_FOREIGN_GZIP, mt.DOCKER_LAYER_FOREIGN}
 )
-#: Content-Types that say nothing about the document: the body decides.
-_GENERIC_TYPES = frozenset(
-    {"application/json", "application/octet-stream", "binary/octet-stream", "text/plain"}
-)
-_SCHEMA1 = frozenset({mt.DOCKER_MANIFEST_V1, mt.DOCKER_MANIFEST_V1_SIGNED})
 _KNOWN = mt.INDEX_TYPES | mt.MANIFEST_TYPES
 _DOCKER_TYPES = frozenset({mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST})
 _NAMES = {
@@ -124,6 +119,21 @@ SCHEMA1_MESSAGE = (
     "registry still answers schema1, the image was pushed by Docker < 1.10: re-push it with a "
     "current client, e.g. `skopeo copy --format v2s2 docker://SRC docker://DST`"
 )
+
+
+def canonical_document(body: Mapping[str, Any], media_type: str) -> ManifestInfo:
+    """A document ociinspect writes itself (an empty referrers answer, a filtered index, a
+    layout's synthesised index), serialised one way only: sorted keys, no spaces, UTF-8. So the
+    same content always has the same bytes and digest, wherever it is made."""
+    raw = _json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return ManifestInfo.from_bytes(raw, sha256(raw), media_type)
+
+
+def oci_index(manifests: Sequence[Mapping[str, Any]] = ()) -> ManifestInfo:
+    """An OCI index listing ``manifests`` (none: what ``referrers`` answers when nothing refers
+    to a subject), in :func:`canonical_document` form."""
+    body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": list(manifests)}
+    return canonical_document(body, mt.OCI_INDEX)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,13 +380,13 @@ def _content_digest(raw: bytes, digest: Digest | None, what: str) -> Digest:
 def _decide(body: Mapping[str, Any], media_type: str | None, what: str) -> str:
     """The media type a body is read as; the rules are in the module docstring."""
     content_type = mt.strip_parameters(media_type)
-    if content_type in _GENERIC_TYPES:
+    if content_type in mt.GENERIC_CONTENT_TYPES:
         content_type = None
     declared = body.get("mediaType")
     if declared is not None and not isinstance(declared, str):
         raise InvalidDocumentError(what, f"mediaType: expected string, got {json_type(declared)}")
     version = body.get("schemaVersion")
-    if (type(version) is int and version == 1) or {content_type, declared} & _SCHEMA1:
+    if (type(version) is int and version == 1) or {content_type, declared} & mt.SCHEMA1_TYPES:
         raise UnsupportedMediaTypeError(what, content_type or declared, SCHEMA1_MESSAGE)
     chosen = content_type or declared
     if chosen is not None and chosen not in _KNOWN:

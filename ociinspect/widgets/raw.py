@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..navigation import classify
 from ..values import mediatypes as mt
+from ..values.entries import classify
 from ..values.models import Descriptor, Index, Manifest
 from ..values.units import format_size, short_digest
 

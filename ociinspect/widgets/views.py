@@ -19,12 +19,13 @@ from ..errors import PlatformNotFoundError
 from ..session import Session
 from ..sources import Source
 from ..tables import layers_frame, platforms_frame
+from ..values.entries import ARTIFACT, ATTESTATION, IMAGE, INDEX, choose
 from ..values.models import Index, parse_document
 from . import raw as rawdocs
 from . import render
 from .chart import Bar, bars_from_layers
 
-ENTRY_KINDS = (navigation.IMAGE, navigation.ATTESTATION, navigation.INDEX, navigation.ARTIFACT)
+ENTRY_KINDS = (IMAGE, ATTESTATION, INDEX, ARTIFACT)
 
 
 @dataclass
@@ -75,13 +76,13 @@ def fetch_root(ref: str, platform: str | None, session: Session | None = None) -
                 rows.append((entry, target, None))
             elif isinstance(target, navigation.ImageIndex):
                 rows.append((entry, target.index, None))
-            elif entry.kind == navigation.IMAGE:
+            elif entry.kind == IMAGE:
                 rows.append((entry, target.manifest, target.config))  # config: fetched already
                 root.images[entry.position] = target
             else:
                 rows.append((entry, target.manifest, None))
         root.platforms = platforms_frame(rows)
-        images = [e for e in found.entries if e.kind == navigation.IMAGE]
+        images = [e for e in found.entries if e.kind == IMAGE]
         root.options = list(dict.fromkeys(e.platform_string for e in images))
         root.bars = bars_from_layers(
             {
@@ -101,7 +102,7 @@ def fetch_image(root: RootView, platform: str | None) -> ImageView:
     found = root.found
     if isinstance(found, navigation.Image):
         return image_view(navigation.image(found, platform or None), None)
-    entry, why = navigation.choose(found.entries, platform or None)
+    entry, why = choose(found.entries, platform or None)
     img = root.images.get(entry.position)
     if img is None:  # a nested index, or an entry that failed with the others: try again
         img = found.image(platform or None)
