@@ -12,6 +12,7 @@ registry's parsed error body only.
     ├── InvalidReferenceError          (also ValueError) a reference string does not parse
     ├── InvalidDigestError             (also ValueError) a digest string does not parse
     ├── DigestMismatchError            bytes do not hash to the digest they were asked for
+    │   └── DiffIdMismatchError        a layer's uncompressed tar is not its config's diff_id
     ├── SizeMismatchError              bytes are not the size a descriptor promised
     ├── SizeLimitError                 a manifest, token body or layer is over a limit
     ├── InvalidDocumentError           (also ValueError) malformed JSON, or JSON of the wrong shape
@@ -85,6 +86,20 @@ class DigestMismatchError(OCIInspectError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"digest mismatch for {what}: expected {expected}, got {actual}")
+
+
+class DiffIdMismatchError(DigestMismatchError):
+    """A layer decompressed to a tar whose digest is not the ``rootfs.diff_ids`` entry the
+    image config lists for it (image-spec config.md). containerd and ``crane validate`` refuse
+    such an image; nothing derived from the layer is returned or cached."""
+
+    def __init__(self, image: str, position: int, layer: str, expected: str, actual: str) -> None:
+        self.image = image
+        self.position = position
+        self.layer = layer
+        super().__init__(
+            f"layer {position} ({layer}) of {image}: uncompressed tar (diff_id)", expected, actual
+        )
 
 
 class SizeMismatchError(OCIInspectError):

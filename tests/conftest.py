@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rig import Registry, SeedResult, env, seed_storage, start_registry
+from realimages import DebianImage, RealImages
+from rig import ALICE, Registry, SeedResult, env, seed_storage, start_registry
+from rig.fleet import FleetSeed, seed_fleet
 from rig.registry import Mode
 
 _TIMINGS: dict[str, float] = {}
@@ -101,6 +103,38 @@ def registry_basic(registry_basic_session: Registry) -> Iterator[Registry]:
 def registry_token(registry_token_session: Registry) -> Iterator[Registry]:
     """A registry with Bearer token auth against ``registry.token_server``."""
     yield from _fresh(registry_token_session)
+
+
+@pytest.fixture(scope="session")
+def real_images(tmp_path_factory: pytest.TempPathFactory) -> RealImages:
+    """Images built by real tools (umoci, skopeo, dpkg-deb of real .debs), each built on first
+    use and kept for the session (see tests/realimages)."""
+    return RealImages(tmp_path_factory.mktemp("realimages"))
+
+
+@pytest.fixture(scope="session")
+def debian_image(real_images: RealImages) -> DebianImage:
+    """Three layers of real Debian packages: hardlinks, a deleted data-carrying name, an opaque
+    directory, symlinks (absolute, relative, a loop), a type change; with umoci's unpack."""
+    return real_images.debian()
+
+
+@pytest.fixture(scope="session")
+def fleet_registry(
+    rig_workdir: Path, loopback_only: None
+) -> Iterator[tuple[Registry, FleetSeed, int]]:
+    """A token-mode registry of its own holding the fleet (300+ repositories, ~1,500 tags,
+    broken cases), seeded once per session as alice through the registry's API
+    (rig/fleet.py); the third item counts the access-log lines the seeding made."""
+    registry = start_registry("token", rig_workdir / "fleet", None, {})
+    try:
+        seeded = seed_fleet(
+            registry.url, auth=(ALICE.name, ALICE.password), storage_dir=registry.storage_dir
+        )
+        _TIMINGS["fleet seed"] = seeded.seconds
+        yield registry, seeded, registry.count()
+    finally:
+        registry.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

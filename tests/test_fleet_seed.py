@@ -11,13 +11,12 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from rig import ALICE, BOB, Registry, start_registry
+from rig import ALICE, BOB, Registry
 from rig.fleet import (
     ACCEPT,
     BROKEN_CHILD_DELETED,
@@ -90,25 +89,17 @@ class Fleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, loopback_only: None) -> Iterator[Fleet]:
-    """A token-mode registry of its own, seeded with the default fleet as alice."""
-    registry = start_registry("token", tmp_path_factory.mktemp("fleet"), None, {})
-    try:
-        seed = seed_fleet(
-            registry.url, auth=(ALICE.name, ALICE.password), storage_dir=registry.storage_dir
-        )
-        yield Fleet(registry, seed, registry.count())
-    finally:
-        registry.stop()
+def fleet(fleet_registry: tuple[Registry, FleetSeed, int]) -> Fleet:
+    """The session's fleet registry (tests/conftest.py), seeded with the default fleet."""
+    return Fleet(*fleet_registry)
 
 
 # ------------------------------------------------------------------------------ size and cost
 
 
 def test_the_fleet_has_the_promised_size(fleet: Fleet) -> None:
-    """300 fleet repositories plus 6 special ones, >= 1,000 tags of 4 platforms, seeded < 120 s."""
-    # The time bound is loose on purpose: a seeder that lost its pool or its mounts fails it, a
-    # loaded 2-core machine does not (measured 25 to 32 s on 2 cores with other suites running).
+    """300 fleet repositories plus 6 special ones, >= 1,000 tags of 4 platforms (seeding takes
+    25 to 32 s on 2 cores; the rig timings line of the test run shows it)."""
     seed = fleet.seed
     kinds = Counter(r.kind for r in seed.repositories)
     assert sum(kinds[k] for k in ("index", "attested", "dockerlist", "single")) == 300
@@ -116,7 +107,6 @@ def test_the_fleet_has_the_promised_size(fleet: Fleet) -> None:
     assert kinds["broken"] == 3
     assert sum(len(t.platforms) == 4 for t in seed.tags) >= 1000
     assert seed.manifests >= 2500
-    assert seed.seconds < 120
 
 
 def test_every_blob_is_uploaded_once_and_mounted_elsewhere(fleet: Fleet) -> None:

@@ -51,7 +51,7 @@ from ..errors import (
     TransportError,
 )
 from ..values import mediatypes
-from ..values.digest import Digest, Verifier
+from ..values.digest import Digest
 from ..values.models import ManifestInfo, oci_index
 from ..values.streams import HASH_AHEAD, verified
 from . import auth, error_codes
@@ -60,7 +60,7 @@ from .challenge import Challenge, ChallengeStore, challenge_problem, select_chal
 from .credentials import Credentials
 from .credentials import lookup as lookup_credentials
 from .flow import DropToken, GetToken, Learn, Send, auth_flow, challenges_of
-from .protocol import MAX_MANIFEST_SIZE, BlobInfo, api_host, is_loopback
+from .protocol import MAX_MANIFEST_SIZE, BlobInfo, api_host
 from .redirects import REDIRECT_STATUSES, next_hop
 from .retry import RetryPolicy
 from .scope import Scope
@@ -768,15 +768,4 @@ def _error_details(
     return error_codes.error_details(body, _secrets_of(resp, extra_secrets))
 
 
-__all__ = [
-    # defined here
-    "RegistryClient",
-    # re-exported on purpose: the client's return types and limits, and the addressing rules
-    # callers have used from here (defined in distribution, models and digest)
-    "BlobInfo",
-    "MAX_MANIFEST_SIZE",
-    "ManifestInfo",
-    "Verifier",
-    "api_host",
-    "is_loopback",
-]
+__all__ = ["RegistryClient"]

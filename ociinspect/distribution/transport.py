@@ -243,9 +243,10 @@ class RequestsTransport:
             adapter = _ResolvingAdapter(resolve or {}, pool_connections=16, pool_maxsize=pool_size)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-        if ca_bundle is not None:
-            session.verify = ca_bundle
         self.session = session
+        #: Given per request, so ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot override it
+        #: (None: requests' default trust, which those variables may set).
+        self.verify: str | None = ca_bundle
 
     def __repr__(self) -> str:
         return "<RequestsTransport>"
@@ -262,6 +263,7 @@ class RequestsTransport:
                 timeout=timeout,
                 auth=_no_netrc,
                 hooks={"response": [_hide_location]},
+                verify=self.verify,
             )
         except requests.RequestException as exc:
             raise _reason(exc) from None
