@@ -17,7 +17,8 @@ registry); ``"exact"`` streams every layer not known exactly (downloads them). :
 estimates by default (one request per compressed layer, concurrently); :func:`platforms` does
 not (an index of 8 images of 10 layers would cost 80 requests): pass ``sizes="estimate"``.
 
-Progress: streaming a layer (:func:`files`, :func:`filesystem`, :func:`wasted`) shows a bar
+Progress: streaming a layer (:func:`files`, :func:`filesystem`, :func:`wasted`,
+:func:`changes`) shows a bar
 for layers of 8 MiB or more; ``progress=True`` shows one for every layer, ``progress=False`` (or
 a session made with ``progress=False``, e.g. from ``OCIINSPECT_PROGRESS=0``) none.
 
@@ -28,13 +29,22 @@ All tables are :class:`~ociinspect.tables.Table`\\ s; their columns are document
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 
+from . import supply as _supply
 from .errors import ArchiveError, PlatformNotFoundError
 from .layers.contents import Limits, TarEntry, iter_entries
-from .layers.overlay import analyse
-from .layers.sizes import cache_of, listing_size, uncompressed_sizes
+from .layers.overlay import Wasted, apply_layers
+from .layers.sizes import (
+    Expected,
+    cache_of,
+    estimate_note,
+    expectations,
+    listing_size,
+    uncompressed_sizes,
+)
+from .layers.verify import check_diff_id, expected_diff_id
 from .navigation import Image, ImageIndex
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
@@ -44,6 +54,8 @@ from .sources import Source, open_source
 from .tables import (
     Comparison,
     Table,
+    annotations_frame,
+    changes_frame,
     compare_frames,
     config_frame,
     env_frame,
@@ -53,7 +65,6 @@ from .tables import (
     labels_frame,
     layers_frame,
     platforms_frame,
-    referrers_frame,
     tags_frame,
     wasted_frame,
 )
@@ -74,6 +85,14 @@ def _open(ref: Ref, session: Session | None) -> Image | ImageIndex:
 
 def _image(ref: Ref, platform: Platform | str | None, session: Session | None) -> Image:
     return _choose_image(_open(ref, session), platform)
+
+
+def _noted(table: Table, note: str | None) -> Table:
+    """``table`` with ``attrs["note"]`` set when there is something to say (shown by its repr,
+    its HTML and the CLI)."""
+    if note:
+        table.attrs["note"] = note
+    return table
 
 
 def _config(img: Image) -> ImageConfig | None:
@@ -104,10 +123,18 @@ def _single_row(img: Image) -> Loaded:
     return IndexEntry(0, desc, kind), img.manifest, config
 
 
-def _loaded(index: ImageIndex) -> list[Loaded]:
+def _loaded(
+    index: ImageIndex, listed: Sequence[IndexEntry], fetch_attestations: bool
+) -> list[Loaded]:
+    """A row per entry of ``listed``; attestation manifests are fetched only when asked (each
+    is a manifest GET, which Docker Hub counts as a pull): otherwise their rows show what the
+    index says of them."""
+    kinds = (IMAGE, INDEX, ARTIFACT) + ((ATTESTATION,) if fetch_attestations else ())
     rows: list[Loaded] = []
-    for entry, target in index.images(kinds=(IMAGE, ATTESTATION, INDEX, ARTIFACT)):
-        if isinstance(target, Exception):
+    for entry, target in index.listed(kinds, among=listed):
+        if target is None:
+            rows.append((entry, None, None))
+        elif isinstance(target, Exception):
             rows.append((entry, target, None))
         elif isinstance(target, ImageIndex):
             rows.append((entry, target.index, None))
@@ -117,18 +144,18 @@ def _loaded(index: ImageIndex) -> list[Loaded]:
     return rows
 
 
-def _only(rows: list[Loaded], platform: Platform | str) -> list[Loaded]:
+def _only(listed: Sequence[IndexEntry], platform: Platform | str) -> list[IndexEntry]:
     """The image entries matching ``platform`` and the attestations describing them."""
     wanted = Platform.parse(platform) if isinstance(platform, str) else platform
-    images = [r for r in rows if r[0].kind in (IMAGE, INDEX)]
-    kept = [r for r in images if r[0].platform is not None and wanted.matches(r[0].platform)]
+    images = [e for e in listed if e.kind in (IMAGE, INDEX)]
+    kept = [e for e in images if e.platform is not None and wanted.matches(e.platform)]
     if not kept:
         raise PlatformNotFoundError(
-            str(wanted), [r[0].platform_string for r in images], where="the index"
+            str(wanted), [e.platform_string for e in images], where="the index"
         )
-    chosen = {r[0].position for r in kept}
-    digests = {r[0].descriptor.digest for r in kept}
-    return [r for r in rows if r[0].position in chosen or r[0].describes in digests]
+    chosen = {e.position for e in kept}
+    digests = {e.descriptor.digest for e in kept}
+    return [e for e in listed if e.position in chosen or e.describes in digests]
 
 
 def platforms(
@@ -136,26 +163,35 @@ def platforms(
     platform: Platform | str | None = None,
     sizes: str = "none",
     *,
+    fetch_attestations: bool = False,
     session: Session | None = None,
 ) -> Table:
     """Every entry of an index: images, attestations (with the image they ``describe``),
     nested indexes and artifacts, with sizes, layer counts and creation times. Manifests and
     configs are fetched concurrently; an entry that fails shows why in ``error``.
-    With ``platform``, only the matching images and their attestations.
+    With ``platform``, only the matching images and their attestations (and only those are
+    fetched). Attestation manifests are not fetched unless ``fetch_attestations`` (their
+    ``layers`` and ``compressed_size`` are then filled): an index of 8 platforms and 8
+    attestations costs 1 + 8 manifest GETs, the pulls Docker Hub counts.
     A single image gives one row. ``uncompressed_size`` follows ``sizes`` (default ``"none"``:
     no request; ``"estimate"`` costs one request per distinct layer; see the module doc)."""
     found = _open(ref, session)
     if isinstance(found, Image):
         rows = [_single_row(_choose_image(found, platform))]
     else:
-        rows = _loaded(found)
-        if platform is not None:
-            rows = _only(rows, platform)
+        listed = found.entries if platform is None else _only(found.entries, platform)
+        rows = _loaded(found, listed, fetch_attestations)
     layers = [
         d for e, doc, _ in rows if e.kind == IMAGE and isinstance(doc, Manifest) for d in doc.layers
     ]
-    unpacked = uncompressed_sizes(found.source, layers, found.session.sizes, sizes)
-    return platforms_frame(rows, unpacked)
+    expected: dict[str, Expected] = {}
+    for entry, doc, conf in rows:  # diff_ids checked wherever a layer's is known
+        if entry.kind == IMAGE and isinstance(doc, Manifest) and conf is not None:
+            named = f"{found.reference}@{doc.digest}"
+            for digest, want in expectations(named, doc.layers, conf.diff_ids).items():
+                expected.setdefault(digest, want)
+    unpacked = uncompressed_sizes(found.source, layers, found.session.sizes, sizes, expected)
+    return _noted(platforms_frame(rows, unpacked), estimate_note(layers, sizes))
 
 
 # --------------------------------------------------------------------------- one image
@@ -172,8 +208,11 @@ def layers(
     image, uncompressed size (exact or estimated, per ``sizes``: see the module doc), diff_id
     and the history step that made each one."""
     img = _image(ref, platform, session)
-    unpacked = uncompressed_sizes(img.source, img.layers, img.session.sizes, sizes)
-    return layers_frame(img.manifest, _config(img), unpacked)
+    conf = _config(img)
+    expected = expectations(img.reference, img.layers, conf.diff_ids if conf else None)
+    unpacked = uncompressed_sizes(img.source, img.layers, img.session.sizes, sizes, expected)
+    out = layers_frame(img.manifest, _config(img), unpacked)
+    return _noted(out, estimate_note(img.layers, sizes))
 
 
 def history(
@@ -192,6 +231,20 @@ def config(
     return config_frame(img.config, img.manifest)
 
 
+def annotations(  # type: ignore[no-redef]  # rebinds the name of __future__'s feature flag
+    ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
+) -> Table:
+    """Every annotation of the index (its own and its entries') and of the image's manifest
+    (its own, its config's and its layers' descriptors): ``org.opencontainers.image.created``,
+    ``source``, ``revision``, ``base.name``, ``base.digest``, an OCI layout's ``ref.name``,
+    BuildKit's ``vnd.docker.reference.*``; one row per key (columns in
+    :func:`~ociinspect.tables.image.annotations_frame`)."""
+    found = _open(ref, session)
+    if isinstance(found, ImageIndex):
+        return annotations_frame(found.index, found.image(platform).manifest)
+    return annotations_frame(None, _choose_image(found, platform).manifest)
+
+
 def env(
     ref: Ref, platform: Platform | str | None = None, *, session: Session | None = None
 ) -> Table:
@@ -206,18 +259,9 @@ def labels(
     return labels_frame(_image(ref, platform, session).config)
 
 
-def referrers(
-    ref: Ref,
-    platform: Platform | str | None = None,
-    artifact_type: str | None = None,
-    *,
-    session: Session | None = None,
-) -> Table:
-    """Artifacts (SBOMs, signatures, attestations) whose ``subject`` is the image (for an
-    index, the image of ``platform`` or the default one), optionally of one ``artifact_type``.
-    A registry without the referrers API is asked for the ``sha256-<hex>`` tag fallback; none
-    found gives an empty table."""
-    return referrers_frame(_image(ref, platform, session).referrers(artifact_type))
+# referrers(ref, platform=None, artifact_type=None, *, all_platforms=False, depth=1, ...): the
+# index's own referrers, each platform's, cosign's tags, to a depth (ociinspect.supply).
+referrers = _supply.referrers
 
 
 def tags(
@@ -274,11 +318,18 @@ def _open_layer(
 
 
 def _listing(
-    img: Image, position: int, limits: Limits | None, progress: bool | None = None
+    img: Image,
+    position: int,
+    limits: Limits | None,
+    progress: bool | None = None,
+    digests: bool = False,
 ) -> list[TarEntry]:
-    """The layer's entries; its exact uncompressed size and diff_id are remembered on the way
-    (:mod:`ociinspect.layers.sizes`)."""
+    """The layer's entries, once its tar is checked against the config's diff_id
+    (:func:`~ociinspect.layers.verify.check_diff_id`: DiffIdMismatchError, nothing kept);
+    then its exact uncompressed size and diff_id are remembered (:mod:`ociinspect.layers.sizes`).
+    ``digests``: hash each file's data too (for :func:`changes`)."""
     desc = img.layers[position]
+    expected = expected_diff_id(_config(img), position)
     compression = desc.compression
     if compression is None:
         raise ArchiveError(
@@ -291,11 +342,14 @@ def _listing(
     bar = bar_for(progress, desc.size, label)
     try:
         with _open_layer(img, desc, bar, label, quiet=progress is False) as chunks:
-            listing = iter_entries(chunks, compression, limits=limits, what=f"layer {desc.digest}")
+            listing = iter_entries(
+                chunks, compression, limits=limits, what=f"layer {desc.digest}", digests=digests
+            )
             rows = list(listing)
     finally:
         if bar is not None:
             bar.close()
+    check_diff_id(img.reference, position, desc.digest, expected, listing.diff_id)
     img.session.sizes.remember(desc.digest, listing_size(listing), cache_of(img.source))
     return rows
 
@@ -326,10 +380,10 @@ def files(
 
 
 def _all_layers(
-    img: Image, limits: Limits | None, progress: bool | None
+    img: Image, limits: Limits | None, progress: bool | None, digests: bool = False
 ) -> Iterator[list[TarEntry]]:
     for position in range(len(img.layers)):
-        yield _listing(img, position, limits, progress)
+        yield _listing(img, position, limits, progress, digests)
 
 
 def filesystem(
@@ -341,10 +395,22 @@ def filesystem(
     session: Session | None = None,
 ) -> Table:
     """The merged filesystem of all layers (whiteouts applied): one row per path, with the
-    layer it comes from."""
+    layer it comes from. A hardlink to a regular file is a regular file with its target's size
+    and mode (``hardlink_to`` says what it links to; ``links`` and ``inode`` group the names
+    that share the data), so ``size`` summed over ``type == "file"`` is every name's bytes
+    (``du --apparent-size -b --count-links`` of an unpacked image) and over its distinct
+    ``inode`` values the bytes on disk (``du --apparent-size -b``)."""
     img = _image(ref, platform, session)
-    merged, _ = analyse(_all_layers(img, limits, progress))
+    bound = (limits or Limits()).max_entries  # the merged view too: ArchiveError past it
+    merged = apply_layers(_all_layers(img, limits, progress), max_entries=bound).merged
     return Table.of(filesystem_frame(merged), size_columns=("size",))
+
+
+def _waste_summary(table: Table, waste: Wasted) -> Table:
+    table.attrs.update(
+        wasted_bytes=waste.wasted_bytes, file_bytes=waste.file_bytes, efficiency=waste.efficiency
+    )
+    return table
 
 
 def wasted(
@@ -356,19 +422,45 @@ def wasted(
     session: Session | None = None,
 ) -> Table:
     """File copies that layers ship but the merged filesystem does not show (overwritten,
-    deleted or hidden), each once. ``attrs`` holds ``wasted_bytes``, ``file_bytes`` and
-    ``efficiency`` (1 - wasted/file bytes)."""
+    deleted or hidden), each once: the summary of :func:`changes`, whose ``wasted_size`` adds
+    up to the same ``wasted_bytes``. A copy still reachable through a hardlink is not wasted.
+    ``attrs`` holds ``wasted_bytes``, ``file_bytes`` and ``efficiency`` (1 - wasted/file bytes)."""
     img = _image(ref, platform, session)
-    _, waste = analyse(_all_layers(img, limits, progress))
-    out = Table.of(wasted_frame(waste), size_columns=("size",))
-    out.attrs.update(
-        wasted_bytes=waste.wasted_bytes, file_bytes=waste.file_bytes, efficiency=waste.efficiency
+    bound = (limits or Limits()).max_entries
+    waste = apply_layers(_all_layers(img, limits, progress), max_entries=bound).wasted
+    return _waste_summary(Table.of(wasted_frame(waste), size_columns=("size",)), waste)
+
+
+def changes(
+    ref: Ref,
+    platform: Platform | str | None = None,
+    limits: Limits | None = None,
+    progress: bool | None = None,
+    *,
+    session: Session | None = None,
+) -> Table:
+    """What each layer did to each path it touched (dive's per-layer view): one row per path
+    per layer, with the kind of change (:data:`~ociinspect.layers.changes.CHANGE_KINDS`: added,
+    modified, metadata, deleted, hidden, type_changed), sizes before and after, and the bytes of
+    the earlier copy it left wasted. Every file's data is hashed on the way, so a file rewritten
+    with the same bytes is ``metadata``, not ``modified``. ``attrs`` holds the totals of
+    :func:`wasted`."""
+    img = _image(ref, platform, session)
+    applied = apply_layers(
+        _all_layers(img, limits, progress, digests=True),
+        track_changes=True,
+        max_entries=(limits or Limits()).max_entries,
     )
-    return out
+    table = Table.of(
+        changes_frame(applied.changes), size_columns=("size_before", "size_after", "wasted_size")
+    )
+    return _waste_summary(table, applied.wasted)
 
 
 __all__ = [
     "Ref",
+    "annotations",
+    "changes",
     "compare",
     "config",
     "env",

@@ -7,6 +7,8 @@ Layout (the ``blobs/`` part is the OCI image-layout's, image-spec image-layout.m
                                                entries stored by put_manifest, and what
                                                put_meta adds (a layer's uncompressed size)
     <directory>/tags/<sha256 of ref>.json      the digest a tag pointed at when last resolved
+    <directory>/index/<algorithm>/<hex>.idx    a layer's seekable index (tar entries, access
+                                               points; :mod:`ociinspect.layers.layerindex`)
 
 Keys are digests only. **Tags are never answered from the cache**: a tag is a mutable pointer, so
 a caller that starts from a tag must resolve it against the registry (a manifest HEAD is enough)
@@ -28,9 +30,15 @@ Integrity:
 * Readers never see a partial file, and concurrent puts of one digest (threads or processes)
   both succeed: the rename is atomic and both writers hold the same bytes.
 * Entries of at most ``verify_limit`` bytes (4 MiB by default: every manifest and config, small
-  layers) are re-hashed on every read. Larger entries are trusted on read: they were verified when
-  written; :meth:`BlobCache.verify` re-hashes one on demand. An entry found corrupted is deleted
-  and the read reports a miss.
+  layers) are re-hashed on every read. Larger entries are checked on every read against the
+  fingerprint recorded (in their metadata) when they were written, verified: the file's size,
+  its inode (a file put in its place is another inode) and a hash of 16 blocks of 4 KiB spread
+  over it (64 KiB read whatever the size). When these disagree, or none was recorded, the whole
+  entry is re-hashed (and its fingerprint recorded when sound). :meth:`BlobCache.verify` re-hashes
+  one on demand. An entry found corrupted is deleted, the read reports a miss, and
+  :meth:`BlobCache.damaged` says so (a registry source then refetches it and says "cache entry
+  damaged, refetched"). A change in place that keeps the size and misses every sampled block is
+  not seen before the bytes are used; every consumer of a layer hashes what it reads anyway.
 
 Eviction is least-recently-used: every read touches the entry's mtime, and when a put takes the
 cache over ``max_bytes`` the oldest entries are deleted (never the one just written). The
@@ -65,6 +73,9 @@ DEFAULT_VERIFY_LIMIT = 4 * 1024**2
 #: Temporary files older than this are left over by a crashed writer and are removed by prune().
 STALE_TEMP_SECONDS = 24 * 3600
 _CHUNK = 1024**2
+#: The metadata key of a large entry's fingerprint, and how many blocks it samples.
+_FINGERPRINT = "file"
+_SAMPLES = 16
 #: Largest metadata or tag file read back (they hold a few small fields).
 MAX_META_BYTES = 64 * 1024
 _ENTRY = re.compile(r"[a-f0-9]+")
@@ -117,6 +128,7 @@ class BlobCache:
         self._hits = 0
         self._misses = 0
         self._estimate: int | None = None  # bytes on disk as last scanned plus what we added
+        self._damaged: set[str] = set()  # digests whose entry a read found damaged
 
     def __repr__(self) -> str:
         bound = "unbounded" if self.max_bytes is None else f"max={format_size(self.max_bytes)}"
@@ -149,10 +161,16 @@ class BlobCache:
         except OSError:  # missing, or a cache directory that cannot exist: a miss either way
             return self._count(None)
         try:
-            small = os.fstat(handle.fileno()).st_size <= self.verify_limit
-            if small and not _hashes_to(handle, key):
+            info = os.fstat(handle.fileno())
+            if info.st_size <= self.verify_limit:
+                sound = _hashes_to(handle, key)
+            else:  # size and fingerprint; the whole file again only when they disagree
+                sound = self._fingerprint_holds(key, handle, info) or self._reverify(key, handle)
+            if not sound:
                 handle.close()
                 self._remove(key)
+                with self._lock:
+                    self._damaged.add(str(key))
                 return self._count(None)
             handle.seek(0)
         except BaseException:
@@ -233,7 +251,45 @@ class BlobCache:
             return False
         if not sound:
             self._remove(key)
+            with self._lock:
+                self._damaged.add(str(key))
         return sound
+
+    def damaged(self, digest: str | Digest) -> bool:
+        """Whether a read in this process found the entry for ``digest`` damaged (truncated,
+        replaced or altered) and deleted it; asking forgets it (one report per damage)."""
+        with self._lock:
+            found = str(Digest.parse(digest)) in self._damaged
+            self._damaged.discard(str(Digest.parse(digest)))
+        return found
+
+    def _fingerprint_holds(self, key: Digest, handle: BinaryIO, info: os.stat_result) -> bool:
+        """Whether the file still is what :meth:`_record_fingerprint` saw: same size, same
+        inode (a replaced file is a new one) and the same bytes at sampled offsets."""
+        recorded = self.get_meta(key).get(_FINGERPRINT)
+        if not isinstance(recorded, dict):
+            return False
+        return (
+            recorded.get("size") == info.st_size
+            and recorded.get("inode") == info.st_ino
+            and recorded.get("sample") == _sample(handle, info.st_size)
+        )
+
+    def _reverify(self, key: Digest, handle: BinaryIO) -> bool:
+        """Hash the whole entry; when sound, record its new fingerprint."""
+        handle.seek(0)
+        if not _hashes_to(handle, key):
+            return False
+        with contextlib.suppress(OSError):  # a read-only cache re-verifies next time too
+            self._record_fingerprint(key, handle)
+        return True
+
+    def _record_fingerprint(self, key: Digest, handle: BinaryIO) -> None:
+        info = os.fstat(handle.fileno())
+        sample = _sample(handle, info.st_size)
+        self.put_meta(
+            key, {_FINGERPRINT: {"size": info.st_size, "inode": info.st_ino, "sample": sample}}
+        )
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -279,6 +335,24 @@ class BlobCache:
             merged = {**self.get_meta(key), **values}
             body = json.dumps(merged, sort_keys=True, separators=(",", ":")).encode()
             _write_atomically(self._meta_path(key), (body,))
+
+    def get_index(self, digest: str | Digest, max_bytes: int = 512 * 1024**2) -> bytes | None:
+        """The index stored by :meth:`put_index` for ``digest``, or None (missing, unreadable or
+        over ``max_bytes``). Its reader checks its own integrity (the index format's checksum).
+        An index is a fact about the digest, like metadata: it stays when the blob is evicted."""
+        try:
+            with self._index_path(Digest.parse(digest)).open("rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except OSError:
+            return None
+        return data if len(data) <= max_bytes else None
+
+    def put_index(self, digest: str | Digest, data: bytes) -> None:
+        """Store a layer's index beside its blob (the blob need not be held), atomically."""
+        _write_atomically(self._index_path(Digest.parse(digest)), (data,))
+
+    def _index_path(self, digest: Digest) -> Path:
+        return self.directory / "index" / digest.algorithm / f"{digest.encoded}.idx"
 
     def put_tag(self, reference: str, digest: str | Digest) -> None:
         """Remember that ``reference`` (a full tag reference) pointed at ``digest`` just now."""
@@ -346,14 +420,15 @@ class BlobCache:
         return evicted
 
     def clear(self) -> None:
-        """Remove every entry, all metadata and every remembered tag, and reset the hit and
-        miss counters.
+        """Remove every entry, all metadata and layer indexes and every remembered tag, and reset
+        the hit and miss counters.
 
         Temporary files of writes in progress are left to finish (stale ones are removed).
         """
         for *_, path, _size in self._entries():
             _unlink(path)
         folders = [self.directory / "meta" / algorithm for algorithm in ALGORITHMS]
+        folders += [self.directory / "index" / algorithm for algorithm in ALGORITHMS]
         for folder in [*folders, self.directory / "tags"]:
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 for meta in folder.iterdir():
@@ -381,6 +456,9 @@ class BlobCache:
         """Write an entry atomically, then prune (sparing it) if the bound is passed."""
         target = self._blob_path(key)
         size = _write_atomically(target, chunks)
+        if size > self.verify_limit:  # verified as written: what later reads compare with
+            with contextlib.suppress(OSError), target.open("rb") as handle:
+                self._record_fingerprint(key, handle)
         if self.max_bytes is None:
             return target
         with self._lock:
@@ -394,6 +472,18 @@ class BlobCache:
         if estimate > self.max_bytes:
             self.prune(keep=key)
         return target
+
+
+def _sample(handle: BinaryIO, size: int) -> str:
+    """A cheap fingerprint of a large file: sha256 of :data:`_SAMPLES` blocks of 4 KiB spread
+    evenly over it, first and last included (64 KiB read, whatever the size)."""
+    hasher = hashlib.sha256(str(size).encode())
+    block = 4096
+    last = max(size - block, 0)
+    for i in range(_SAMPLES):
+        handle.seek(last * i // (_SAMPLES - 1))
+        hasher.update(handle.read(block))
+    return hasher.hexdigest()
 
 
 def _hashes_to(handle: BinaryIO, key: Digest) -> bool:

@@ -7,31 +7,43 @@
     ociinspect tags [REF]
     ociinspect compare A B [--platform P]
     ociinspect files [REF] --layer N
+    ociinspect changes|annotations [REF] [--platform P]
+    ociinspect validate [REF] [--platform P | --all]
+    ociinspect referrers [REF] [--all] [--depth N] [--tree] [--artifact-type T] [--no-cosign]
+    ociinspect attestations|sbom|signatures|provenance [REF] [--depth N] (provenance: --materials)
     ociinspect cache [info|clear|prune] [--max-bytes SIZE]
 
 REF is anything :mod:`ociinspect.sources` reads (``alpine:3.20``, ``docker://…``, ``oci:DIR:TAG``,
 ``oci-archive:FILE``, ``docker-archive:FILE``); left out, or the word ``sample``, it is the
 bundled sample. ``table`` shows sizes as ``1.5 KiB`` and short digests (``--no-trunc`` for
-full ones); ``csv`` and ``json`` keep raw values (sizes in bytes, full digests, ISO times).
+full ones); ``csv`` and ``json`` keep raw values (sizes in bytes, full digests, RFC 3339
+times with every digit) and the table's summary (:func:`emit`: ``json`` is one object
+``{"rows", "summary"}``, ``csv`` adds the summary as a second table after an empty line).
 
-An error is one line on stderr, ``ociinspect: error: …``, never a traceback. Exit status: 0 on
-success, 2 for usage errors and references that name nothing usable (bad syntax, unknown
-platform, missing layout or tag, no such layer), 1 when fetching or reading fails.
+An error is one line on stderr, ``ociinspect: error: …``, never a traceback; a warning (an
+answer served offline from the cache) is one line too, ``ociinspect: warning: …``. Exit status:
+0 on success, 2 for usage errors and references that name nothing usable (bad syntax, unknown
+platform, missing layout or tag, no such layer), 1 when fetching or reading fails or
+``validate`` finds a blob that fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 import pandas as pd
 
-from . import __version__, api
+from . import __version__, api, fleet_cli, supply
 from .errors import (
+    ImageFileError,
     InvalidDocumentError,
     InvalidReferenceError,
     LayerNotFoundError,
@@ -41,13 +53,16 @@ from .errors import (
     SourceError,
 )
 from .session import Session, Settings, default_cache_dir
+from .sources.registry import OfflineWarning
 from .tables import Comparison, Table
 from .tables.frame import DIGEST_COLUMNS
+from .terminal import printable, safe
 from .values.units import format_share, format_size, short_digest
 
 SIZES = ("none", "estimate", "exact")
 FORMATS = ("table", "csv", "json", "markdown")
 CACHE_ACTIONS = ("info", "clear", "prune")
+SUPPLY_COMMANDS = ("referrers", "attestations", "sbom", "provenance", "signatures")
 #: Longest text cell in the ``table`` format unless ``--no-trunc``.
 MAX_CELL = 60
 PROG = "ociinspect"
@@ -60,11 +75,23 @@ COMMANDS: dict[str, str] = {
     "env": "environment variables of the config",
     "labels": "labels of the config",
     "tags": "tags of the repository",
-    "referrers": "artifacts (SBOMs, signatures) that refer to the image",
+    "referrers": "artifacts (signatures, SBOMs, attestations) attached to the image, and how "
+    "each was found (referrers API, tag fallback, cosign tag); --tree draws them",
+    "attestations": "in-toto statements about the image, with their predicate type",
+    "sbom": "packages of the SBOMs attached to the image (SPDX, CycloneDX)",
+    "provenance": "SLSA provenance of the image: builder, build args, materials",
+    "signatures": "signatures attached to the image, with their claims (not verified)",
     "compare": "layers and config fields that differ between two images",
     "files": "entries of one layer",
     "filesystem": "the merged filesystem of all layers",
     "wasted": "file copies that layers ship but later layers hide",
+    "changes": "what each layer did to each path: added, modified, deleted, ... (dive's view)",
+    "validate": "read every blob and check digests, sizes and diff_ids (exit 1 if any fails)",
+    "annotations": "annotations of the index, its entries, the manifest, config and layers",
+    "ratelimit": "pulls left at a registry (default docker.io), from a HEAD that costs none",
+    "cat": "the bytes of one file of the image, as a container sees it (REF PATH)",
+    "os": "the image's os-release: distribution, version",
+    "packages": "installed packages (dpkg, apk, rpm, Python) and the layer of each",
 }
 
 
@@ -105,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--offline",
         action="store_true",
-        help="answer tags from the disk cache when the registry cannot be reached",
+        help="send no request: answer from the disk cache (a tag resolves to the digest it "
+        "named when last seen); tag lists are not kept, so 'tags' of a registry is refused",
     )
     parser = _Parser(
         prog=PROG,
@@ -120,13 +148,43 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("a", metavar="A", help="the image compared from")
             sub.add_argument("b", metavar="B", help="the image compared to")
             continue
-        sub.add_argument("ref", metavar="REF", nargs="?", help="image reference (default: sample)")
+        default = "docker.io" if name == "ratelimit" else "sample"
+        about_ref = f"image reference (default: {default})"
+        sub.add_argument("ref", metavar="REF", nargs="?", help=about_ref)
         if name == "files":
             sub.add_argument(
                 "--layer", "-l", required=True, help="position (0 = bottom, -1 = top) or digest"
             )
+        if name == "cat":
+            sub.add_argument("path", metavar="PATH", help="absolute path in the image")
+            sub.add_argument(
+                "--max-bytes", help="refuse a larger file (500M, 2G, bytes; default 64 MiB)"
+            )
+        if name == "validate":
+            sub.add_argument(
+                "--all", action="store_true", dest="all_platforms",
+                help="on an index, every entry (platforms, attestations, nested indexes)",
+            )
         if name == "referrers":
             sub.add_argument("--artifact-type", help="only artifacts of this type")
+            sub.add_argument(
+                "--all", action="store_true", dest="all_platforms",
+                help="on an index, also the referrers of each platform image",
+            )
+            sub.add_argument("--tree", action="store_true", help="draw the referrers as a tree")
+        if name in SUPPLY_COMMANDS:
+            sub.add_argument(
+                "--depth", type=int, default=1,
+                help="follow referrers of referrers this deep (default: 1; 2 adds a "
+                "signature on an SBOM)",
+            )
+            sub.add_argument(
+                "--no-cosign", action="store_true", help="do not look for cosign's tags"
+            )
+        if name == "provenance":
+            sub.add_argument(
+                "--materials", action="store_true", help="one row per material instead"
+            )
         if name in ("platforms", "layers"):
             sub.add_argument(
                 "--sizes",
@@ -141,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument(
         "--max-bytes", help="prune down to this size (500M, 2G, bytes; default: the cache's bound)"
     )
+    fleet_cli.add_parser(commands)
     return parser
 
 
@@ -188,6 +247,29 @@ def _layer(value: str) -> int | str:
         return value
 
 
+def cat_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``ociinspect cat REF PATH``: the file's bytes, unchanged, on standard output."""
+    from .cache import parse_size
+    from .reading import read_file
+
+    try:
+        limit = parse_size(args.max_bytes) if args.max_bytes is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--max-bytes: {exc}") from None
+    data = read_file(
+        _sample(args.ref), args.path, args.platform, session=session_for(args), max_size=limit
+    )
+    binary = getattr(out, "buffer", None)
+    if binary is not None:
+        out.flush()
+        binary.write(data)
+        binary.flush()
+    else:  # a text stream of a test: the bytes as UTF-8 text, undecodable ones escaped
+        out.write(data.decode("utf-8", "surrogateescape"))
+        out.flush()
+    return 0
+
+
 def session_for(args: argparse.Namespace) -> Session:
     """The session a command line asks for: the environment's settings, and ``--no-cache``,
     ``--offline`` on top."""
@@ -203,17 +285,46 @@ def run(args: argparse.Namespace, session: Session | None = None) -> Table | Com
     """The table a parsed command line asks for."""
     options: dict[str, Any] = {"session": session or session_for(args)}
     platform = args.platform
+    if args.command == "ratelimit":
+        from .pulls import ratelimit
+
+        return ratelimit(args.ref or "docker.io", **options)
     if args.command == "compare":
         return api.compare(_sample(args.a), _sample(args.b), platform, **options)
     ref = _sample(args.ref)
     if args.command == "files":
         return api.files(ref, _layer(args.layer), platform, **options)
-    if args.command == "referrers":
-        return api.referrers(ref, platform, args.artifact_type, **options)
+    if args.command in ("os", "packages"):
+        from . import reading
+
+        reader: Callable[..., Table] = reading.os_release if args.command == "os" else (
+            reading.packages
+        )
+        return reader(ref, platform, **options)
+    if args.command in SUPPLY_COMMANDS:
+        return _supply_table(args, ref, options)
+    if args.command == "validate":
+        from .validate import validate
+
+        return validate(ref, platform, args.all_platforms, **options)
     if args.command in ("platforms", "layers"):
         options["sizes"] = args.sizes
     function: Callable[..., Table] = getattr(api, args.command)
     return function(ref, platform, **options)
+
+
+def _supply_table(args: argparse.Namespace, ref: str, options: dict[str, Any]) -> Table:
+    """``referrers``, ``attestations``, ``sbom``, ``provenance``, ``signatures``."""
+    options.update(depth=args.depth, cosign=not args.no_cosign)
+    if args.command == "referrers":
+        all_platforms = args.all_platforms or args.tree
+        return supply.referrers(
+            ref, args.platform, args.artifact_type, all_platforms=all_platforms, **options
+        )
+    if args.command == "provenance":
+        options["materials"] = args.materials
+    function: Callable[..., Table] = getattr(supply, args.command)
+    return function(ref, args.platform, **options)
 
 
 # --------------------------------------------------------------------------- output
@@ -231,6 +342,7 @@ def _cell(value: Any, column: str, table: Table, truncate: bool, markdown: bool)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = " ".join(str(value).split()) if not markdown else str(value).replace("\n", " ")
+    text = safe(text)  # an image chose it: no control reaches the terminal
     if truncate and column in DIGEST_COLUMNS and ":" in text:
         text = short_digest(text)
     elif truncate and len(text) > MAX_CELL:
@@ -297,30 +409,122 @@ def render_markdown(table: Table) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _iso(value: Any) -> Any:
+    """A timestamp as RFC 3339 text with every digit it has (Go's RFC3339Nano: trailing zeros of
+    the fraction dropped); anything else unchanged."""
+    if not isinstance(value, pd.Timestamp) or value is pd.NaT:
+        return value
+    stamp = value.tz_convert("UTC") if value.tzinfo is not None else value
+    fraction = f"{stamp.microsecond * 1000 + stamp.nanosecond:09d}".rstrip("0")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
 def _records(table: Table) -> list[dict[str, Any]]:
-    loaded: list[dict[str, Any]] = json.loads(
-        table.to_json(orient="records", date_format="iso", date_unit="s")
-    )
+    frame = pd.DataFrame(table)
+    times = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c].dtype)]
+    if times:
+        frame = frame.astype({c: object for c in times})
+        for column in times:
+            frame[column] = [None if pd.isna(v) else _iso(v) for v in frame[column]]
+    loaded: list[dict[str, Any]] = json.loads(frame.to_json(orient="records"))
     return loaded
+
+
+def _plain(value: Any) -> Any:
+    """A summary value as JSON holds it (numpy numbers as Python ones, times as text)."""
+    if isinstance(value, pd.Timestamp):
+        return _iso(value)
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def summary(result: Table) -> dict[str, Any]:
+    """What a table says besides its rows (its ``attrs``: wasted bytes and efficiency,
+    validation outcome, base image, ...), plus ``count``, its number of rows."""
+    found = {"count": len(result)}
+    found.update({str(k): _plain(v) for k, v in result.attrs.items()})
+    return found
+
+
+def _terminal(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _escaped_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell passed through :func:`safe` (for a terminal)."""
+    copy = pd.DataFrame(frame).copy()
+    for column in copy.columns:
+        if copy[column].dtype == object or str(copy[column].dtype) == "string":
+            copy[column] = copy[column].map(lambda v: safe(v) if isinstance(v, str) else v)
+    return copy
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return pd.DataFrame(frame).to_csv(index=False)
+
+
+def _summary_csv(values: dict[str, Any]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["key", "value"])
+    for key, value in values.items():
+        shown = "" if value is None else str(value).lower() if isinstance(value, bool) else value
+        writer.writerow([key, shown])
+    return text.getvalue()
+
+
+def _footer(result: Table) -> str | None:
+    """The table format's last line for a table with a summary, or None."""
+    attrs = result.attrs
+    if "wasted_bytes" in attrs:
+        return (
+            f"wasted {format_size(attrs['wasted_bytes'])} of {format_size(attrs['file_bytes'])}"
+            f" in files (efficiency {format_share(attrs['efficiency'])})"
+        )
+    if "failed" in attrs and "blobs" in attrs:
+        read = format_size(attrs.get("read_bytes", 0))
+        if attrs["failed"]:
+            return f"{attrs['failed']} of {attrs['blobs']} blobs failed ({read} read)"
+        return f"all {attrs['blobs']} blobs verified ({read} read)"
+    if attrs.get("base_name") or attrs.get("base_digest"):
+        base = " ".join(str(attrs[k]) for k in ("base_name", "base_digest") if attrs.get(k))
+        return f"base image: {base}"
+    if attrs.get("note"):
+        return str(attrs["note"])
+    return None
 
 
 def emit(
     result: Table | Comparison, fmt: str, out: TextIO, truncate: bool = True, vertical: bool = False
 ) -> None:
-    """Write ``result`` to ``out`` in ``fmt`` (one of :data:`FORMATS`)."""
+    """Write ``result`` to ``out`` in ``fmt`` (one of :data:`FORMATS`).
+
+    Machine formats keep everything. ``json`` is one object, ``{"rows": [...], "summary":
+    {...}}`` (:func:`summary`; a comparison adds ``"config"``, the config differences, and its
+    summary holds ``a``, ``b``, ``identical`` and the per-status ``statuses``). ``csv`` is the
+    rows; then, when there is a summary, an empty line and a second table ``key,value``; a
+    comparison's second table is its per-status summary and a third its config differences.
+    Read the rows with :mod:`csv` up to the first empty record (or split the text at the first
+    blank line, unless a quoted value holds one)."""
     if isinstance(result, Comparison):
         if fmt == "json":
             body = {
-                "a": result.a,
-                "b": result.b,
-                "summary": _records(result.summary),
-                "layers": _records(result.layers),
+                "rows": _records(result.layers),
+                "summary": {
+                    "a": result.a,
+                    "b": result.b,
+                    "identical": result.identical,
+                    "statuses": _records(result.summary),
+                },
                 "config": _records(result.config),
             }
             out.write(json.dumps(body, indent=2) + "\n")
             return
         if fmt == "csv":
-            out.write(pd.DataFrame(result.layers).to_csv(index=False))
+            parts = (result.layers, result.summary, result.config)
+            shown = [_escaped_frame(part) if _terminal(out) else part for part in parts]
+            out.write("\n".join(_csv(part) for part in shown))
             return
         sections = (("summary", result.summary), ("layers", result.layers),
                     ("config differences", result.config))
@@ -330,21 +534,22 @@ def emit(
             emit(part, fmt, out, truncate)
         return
     if fmt == "csv":
-        out.write(pd.DataFrame(result).to_csv(index=False))
+        # Exact values for programs; escaped when a person's terminal would receive them.
+        out.write(_csv(_escaped_frame(result) if _terminal(out) else result))
+        if result.attrs:
+            out.write("\n" + _summary_csv(summary(result)))
     elif fmt == "json":
-        out.write(json.dumps(_records(result), indent=2) + "\n")
+        body = {"rows": _records(result), "summary": summary(result)}
+        out.write(json.dumps(body, indent=2, default=str) + "\n")
     elif fmt == "markdown":
         out.write(render_markdown(result) + "\n")
     elif vertical and len(result) == 1:
         out.write(render_vertical(result, truncate) + "\n")
     else:
         out.write(render_text(result, truncate) + "\n")
-    if fmt == "table" and "wasted_bytes" in result.attrs:
-        attrs = result.attrs
-        out.write(
-            f"wasted {format_size(attrs['wasted_bytes'])} of {format_size(attrs['file_bytes'])}"
-            f" in files (efficiency {format_share(attrs['efficiency'])})\n"
-        )
+    footer = _footer(result) if fmt in ("table", "markdown") else None
+    if footer:
+        out.write(("\n" if fmt == "markdown" else "") + printable(footer) + "\n")
 
 
 # --------------------------------------------------------------------------- errors
@@ -361,6 +566,7 @@ def _status(error: BaseException) -> int:
             SourceError,
             SettingsError,
             UsageError,
+            ImageFileError,
         ),
     ):
         return 2
@@ -370,7 +576,7 @@ def _status(error: BaseException) -> int:
 
 
 def _message(error: BaseException) -> str:
-    text = " ".join(str(error).split())
+    text = printable(" ".join(str(error).split()))
     if isinstance(error, (OCIInspectError, UsageError)):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -381,6 +587,20 @@ def _debug() -> bool:
         return Settings.from_env().debug
     except SettingsError:
         return False
+
+
+def _warn(caught: list[warnings.WarningMessage]) -> None:
+    """Warnings of ociinspect's own (an answer served offline from the cache) as one line
+    each, like every other message; others go to Python's usual display."""
+    shown: set[str] = set()
+    for item in caught:
+        if not issubclass(item.category, OfflineWarning):
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+            continue
+        text = printable(" ".join(str(item.message).split()))
+        if text not in shown:
+            shown.add(text)
+            print(f"{PROG}: warning: {text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -396,9 +616,29 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             cache_command(args, stdout)
             stdout.flush()
             return 0
-        result = run(args)
-        emit(result, args.format, stdout, not args.no_trunc, vertical=args.command == "config")
+        if args.command == "inventory":
+            return fleet_cli.command(args, stdout)
+        if args.command == "cat":
+            return cat_command(args, stdout)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OfflineWarning)
+            result = run(args)
+        _warn(caught)
+        if getattr(args, "tree", False) and isinstance(result, Table):
+            stdout.write("\n".join(supply.tree_lines(supply.referrer_tree(result))) + "\n")
+            stdout.flush()
+            return 0
+        vertical = args.command in ("config", "ratelimit", "os")
+        emit(result, args.format, stdout, not args.no_trunc, vertical=vertical)
         stdout.flush()
+        if args.command == "validate" and isinstance(result, Table) and not result.attrs["ok"]:
+            failed, blobs = result.attrs["failed"], result.attrs["blobs"]
+            print(
+                f"{PROG}: error: {failed} of {blobs} blobs failed validation (see the error "
+                "column)",
+                file=sys.stderr,
+            )
+            return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -17,14 +17,21 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
-from .errors import InvalidDocumentError, LayerNotFoundError, PlatformNotFoundError
+from .errors import (
+    InvalidDocumentError,
+    LayerNotFoundError,
+    PlatformNotFoundError,
+    SizeLimitError,
+)
 from .session import Session, session_of
 from .sources import Source, open_source
 from .values import mediatypes as mt
 from .values.digest import Digest
 from .values.entries import (
+    ARTIFACT,
     ATTESTATION,
     IMAGE,
+    INDEX,
     IndexEntry,
     choose,
     entries,
@@ -48,6 +55,15 @@ from .values.platforms import Platform
 MAX_WORKERS = 16
 #: Index nesting deeper than this is refused (a loop, or a hostile document).
 MAX_DEPTH = 4
+
+def _capped(desc: Descriptor, session: Session) -> int:
+    """``desc.size`` once it is known to be within the session's manifest limit (checked
+    before any source reads a byte; each source also enforces its limit while reading)."""
+    limit = session.settings.max_manifest_size
+    if desc.size > limit:
+        raise SizeLimitError(f"manifest {desc.digest} (by its descriptor)", limit, desc.size)
+    return desc.size
+
 
 def _document(info: ManifestInfo) -> Index | Manifest:
     return parse_document(info.raw, info.media_type, info.digest)
@@ -105,7 +121,12 @@ class Image:
                 f"config of {self.reference}",
                 f"media type {desc.media_type!r} is not an image config (an artifact?)",
             )
-        cached = parse_config(self.source.blob(desc.digest, desc.size), desc.digest)
+        limit = self.session.settings.max_config_size  # before the first byte, and while read
+        if desc.size > limit:
+            what = f"config of {self.reference} (by its descriptor)"
+            raise SizeLimitError(what, limit, desc.size)
+        raw = self.source.blob(desc.digest, desc.size, max_size=limit)
+        cached = parse_config(raw, desc.digest)
         self.__dict__["config"] = cached
         return cached
 
@@ -120,7 +141,8 @@ class Image:
 
     @property
     def size(self) -> int:
-        """Compressed bytes: manifest + config + layers, as a registry stores them."""
+        """Stored bytes (``stored_size``): manifest + config + layers, as a registry stores
+        them; the layers alone are ``compressed_size`` (see :mod:`ociinspect.tables`)."""
         return len(self.manifest.raw) + self.manifest.config.size + sum(d.size for d in self.layers)
 
     def history(self) -> list[History | None]:
@@ -206,17 +228,23 @@ class ImageIndex:
     def fetch(self, entry: IndexEntry) -> Image | ImageIndex:
         """What one entry points at."""
         desc = entry.descriptor
-        doc = _document(self.source.manifest(desc.digest, desc.size))
+        doc = _document(self.source.manifest(desc.digest, _capped(desc, self.session)))
         if isinstance(doc, Index):
             return ImageIndex(self.source, doc, f"{self.reference}@{desc.digest}", self.session)
         return Image(self.source, doc, desc, None, self.reference, self.session)
 
     def images(
-        self, kinds: Sequence[str] = (IMAGE, ATTESTATION), with_config: bool = True
+        self,
+        kinds: Sequence[str] = (IMAGE, ATTESTATION),
+        with_config: bool = True,
+        among: Sequence[IndexEntry] | None = None,
     ) -> list[tuple[IndexEntry, Image | ImageIndex | Exception]]:
         """Every entry's target, fetched concurrently on the shared session (manifest, then
-        config, per entry). A failing entry yields its exception instead of stopping the rest."""
-        wanted = [e for e in self.entries if e.kind in kinds]
+        config, per entry). A failing entry yields its exception instead of stopping the rest.
+        Only entries of ``kinds`` are fetched (each costs a manifest GET: a pull on Docker Hub),
+        and with ``among`` only those of these entries."""
+        pool_of = self.entries if among is None else among
+        wanted = [e for e in pool_of if e.kind in kinds]
 
         def load(entry: IndexEntry) -> Image | ImageIndex | Exception:
             try:
@@ -232,6 +260,18 @@ class ImageIndex:
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(wanted))) as pool:
             return list(zip(wanted, pool.map(load, wanted), strict=True))
 
+    def listed(
+        self,
+        fetch: Sequence[str] = (IMAGE, INDEX, ARTIFACT),
+        among: Sequence[IndexEntry] | None = None,
+    ) -> list[tuple[IndexEntry, Image | ImageIndex | Exception | None]]:
+        """Every entry (of ``among``), in index order, with its target when its kind is in
+        ``fetch`` (see :meth:`images`) and None otherwise: by default attestation entries are
+        listed from the index alone, which spares a manifest GET (a pull) for each."""
+        entries_ = list(self.entries if among is None else among)
+        fetched = {e.position: target for e, target in self.images(fetch, among=entries_)}
+        return [(entry, fetched.get(entry.position)) for entry in entries_]
+
 
 def _descend(
     source: Source,
@@ -245,7 +285,7 @@ def _descend(
         raise InvalidDocumentError(f"index {index.digest}", f"nested deeper than {MAX_DEPTH}")
     entry, why = choose(entries(index), platform)
     desc = entry.descriptor
-    doc = _document(source.manifest(desc.digest, desc.size))
+    doc = _document(source.manifest(desc.digest, _capped(desc, session)))
     if isinstance(doc, Index):
         return _descend(source, doc, platform, reference, depth + 1, session)
     return Image(source, doc, desc, why, reference, session)

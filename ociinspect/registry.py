@@ -37,9 +37,21 @@ def manifest(
     return client.get_manifest(registry, repo, reference), client.token_cache
 
 
-def blob(registry: str, repo: str, digest: str, token_cache: TokenCache | None = None) -> bytes:
-    """Download a blob (layer or config), verified against ``digest``."""
-    return _client_for(token_cache).get_blob(registry, repo, Digest.parse(digest))
+def blob(
+    registry: str,
+    repo: str,
+    digest: str,
+    token_cache: TokenCache | None = None,
+    max_size: int | None = None,
+) -> bytes:
+    """Download a blob (a config, a small layer) into memory, verified against ``digest``.
+
+    At most ``max_size`` bytes (default: the client's ``max_blob_in_memory``, 64 MiB; a larger
+    ``Content-Length`` is refused before the body, a longer body as it arrives, with
+    :class:`~ociinspect.errors.SizeLimitError`). Large layers: ``RegistryClient.stream_blob``
+    or ``download_blob``."""
+    client = _client_for(token_cache)
+    return client.get_blob(registry, repo, Digest.parse(digest), max_size=max_size)
 
 
 __all__ = ["ManifestInfo", "TokenCache", "blob", "manifest"]

@@ -26,10 +26,26 @@ variable                   setting                                              
 ``OCIINSPECT_OFFLINE``     ``offline``: no request; answer from the disk cache       off
 ``OCIINSPECT_PROGRESS``    ``progress``: bars for downloads of 8 MiB or more         on
 ``OCIINSPECT_DEBUG``       ``debug``: the CLI shows tracebacks                       off
+``OCIINSPECT_REQUEST_DEADLINE`` ``request_deadline``: seconds one exchange may take      120 s
+``OCIINSPECT_OPERATION_DEADLINE`` ``operation_deadline``: seconds for auth+redirects+retries 300 s
+``OCIINSPECT_MIN_BLOB_RATE`` ``min_blob_rate``: bytes/s a blob must keep up (``off``)  16 KiB/s
+``OCIINSPECT_MAX_CONFIG_SIZE`` ``max_config_size``: largest image config read           4 MiB
+``HTTP(S)_PROXY``, ``NO_PROXY`` ``proxy_env``: proxies by Go's rules (loopback direct)  unset
+``OCIINSPECT_MAX_READ_BYTES`` ``max_read_bytes``: largest file ``read_file`` returns     64 MiB
+``OCIINSPECT_IMAGE`` …     ``lesson_images``: the notebooks' images (notebook.py)    unset
+``OCIINSPECT_MIRRORS``     ``mirrors``: Docker Hub mirrors (``a,b``; ``none``)       see below
+``OCIINSPECT_REGISTRIES_CONF`` read registries.conf and daemon.json into ``mirrors`` on
 ========================== ========================================================= =========
 
 On/off variables take ``1/on/true/yes`` and ``0/off/false/no`` (any case); anything else is a
 :class:`~ociinspect.errors.SettingsError` naming the variable.
+
+``mirrors`` (a :class:`~ociinspect.distribution.mirrors.MirrorConfig`) holds the pull-through
+mirrors tried before a registry: containers' ``registries.conf`` (and its drop-ins), Docker's
+``daemon.json`` ``registry-mirrors``, ``OCIINSPECT_MIRRORS``, and on Binder
+``mirror.gcr.io`` for Docker Hub (see :mod:`ociinspect.distribution.configured`).
+``Session(mirrors=["mirror.gcr.io"])`` puts a list of Docker Hub mirrors over that
+(``mirrors=[]``: none for Docker Hub); a ``MirrorConfig`` replaces it all.
 """
 
 from __future__ import annotations
@@ -44,12 +60,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import DEFAULT_MAX_BYTES, BlobCache, parse_size
+from .distribution import routing
 from .distribution.auth import TokenCache
 from .distribution.client import RegistryClient
 from .distribution.credentials import Credentials, HelperAnswers, lookup
+from .distribution.deadlines import Deadlines
+from .distribution.mirrors import MirrorConfig, MirrorConfigError
 from .distribution.protocol import MAX_MANIFEST_SIZE
 from .distribution.retry import RetryPolicy
 from .distribution.trace import Trace
+from .distribution.transport import ENVIRONMENT as TRANSPORT_VARIABLES
 from .distribution.transport import RequestsTransport, Transport
 from .errors import SettingsError
 from .layers.sizes import SizeMemo
@@ -65,6 +85,14 @@ _OFF = frozenset({"0", "off", "false", "no"})
 
 #: The environment variables credential lookups and helpers depend on (kept in the settings, so
 #: a session rebuilt in another process finds the same files and helpers).
+#: Which variable names each role of :attr:`Settings.lesson_images`.
+LESSON_IMAGE_VARIABLES = {
+    "image": "OCIINSPECT_IMAGE",
+    "image_b": "OCIINSPECT_IMAGE_B",
+    "multiarch": "OCIINSPECT_MULTIARCH_IMAGE",
+    "other": "OCIINSPECT_OTHER_IMAGE",
+}
+
 CONFIG_VARIABLES = (
     "HOME",
     "PATH",
@@ -141,8 +169,32 @@ class Settings:
     pool_size: int = 32
     resolve: tuple[tuple[str, tuple[str, int]], ...] = ()
     ca_bundle: str | None = None
+    mirrors: MirrorConfig = MirrorConfig()
+    #: The largest file :func:`ociinspect.read_file` returns (bigger: SizeLimitError before
+    #: any byte is read; ``open_file`` streams larger ones).
+    max_read_bytes: int = 64 * 1024 * 1024
+    #: The images a notebook looks at instead of its defaults, by role (``image``, ``image_b``,
+    #: ``multiarch``, ``other``): from ``OCIINSPECT_IMAGE``, ``OCIINSPECT_IMAGE_B``,
+    #: ``OCIINSPECT_MULTIARCH_IMAGE`` and ``OCIINSPECT_OTHER_IMAGE`` (see ociinspect.notebook).
+    lesson_images: tuple[tuple[str, str], ...] = ()
+    #: Deadlines (:mod:`ociinspect.distribution.deadlines`): one exchange of a document
+    #: (manifest, token, listing page, error body) ends within ``request_deadline`` seconds,
+    #: every exchange of one operation within ``operation_deadline`` of its start, and a
+    #: blob's body keeps up ``min_blob_rate`` bytes/s after ``request_deadline`` seconds of
+    #: grace; None turns one off. Past one: a DeadlineError naming what was slow.
+    request_deadline: float | None = 120.0
+    operation_deadline: float | None = 300.0
+    min_blob_rate: int | None = 16 * 1024
+    #: The largest image config read into memory, from any source: a descriptor naming more is
+    #: refused before the first byte, a body growing past it while it is read.
+    max_config_size: int = 4 * 1024 * 1024
+    #: The proxy and CA-bundle variables the session's transport uses (Go's rules, see
+    #: :mod:`ociinspect.distribution.proxies`); ``from_env`` takes them from the environment.
+    proxy_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.mirrors, MirrorConfig):
+            object.__setattr__(self, "mirrors", _mirror_list(self.mirrors))
         if isinstance(self.credentials, Mapping):
             object.__setattr__(self, "credentials", tuple(sorted(self.credentials.items())))
         for name in ("schemes", "config_env", "resolve"):
@@ -151,6 +203,14 @@ class Settings:
                 object.__setattr__(self, name, tuple(sorted(value.items())))
         if self.cache_max_bytes is not None and self.cache_max_bytes < 0:
             raise SettingsError("cache_max_bytes", str(self.cache_max_bytes), "must be >= 0")
+        if isinstance(self.proxy_env, Mapping):
+            object.__setattr__(self, "proxy_env", tuple(sorted(self.proxy_env.items())))
+        for name in ("request_deadline", "operation_deadline", "min_blob_rate"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value > 0):
+                raise SettingsError(name, str(value), "must be a positive number, or None")
+        if not isinstance(self.max_config_size, int) or self.max_config_size <= 0:
+            raise SettingsError("max_config_size", str(self.max_config_size), "must be > 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **changes: Any) -> Settings:
@@ -162,7 +222,13 @@ class Settings:
             bound = parse_size(text) if text else DEFAULT_MAX_BYTES
         except ValueError as exc:
             raise SettingsError("OCIINSPECT_CACHE_MAX_BYTES", text, str(exc)) from None
+        read_text = env.get("OCIINSPECT_MAX_READ_BYTES", "").strip()
+        try:
+            read_bound = parse_size(read_text) if read_text else cls.max_read_bytes
+        except ValueError as exc:
+            raise SettingsError("OCIINSPECT_MAX_READ_BYTES", read_text, str(exc)) from None
         found = cls(
+            max_read_bytes=read_bound,
             cache=flag(env, "OCIINSPECT_CACHE", True),
             cache_dir=str(default_cache_dir(env)),
             cache_max_bytes=bound,
@@ -170,6 +236,14 @@ class Settings:
             progress=flag(env, "OCIINSPECT_PROGRESS", True),
             debug=flag(env, "OCIINSPECT_DEBUG", False),
             config_env=tuple((k, env[k]) for k in CONFIG_VARIABLES if k in env),
+            proxy_env=tuple((k, env[k]) for k in TRANSPORT_VARIABLES if env.get(k)),
+            **_bounds_from_env(env),
+            mirrors=_mirrors_from_env(env),
+            lesson_images=tuple(
+                (role, env[name].strip())
+                for role, name in LESSON_IMAGE_VARIABLES.items()
+                if env.get(name, "").strip()
+            ),
         )
         return found.replace(**changes) if changes else found
 
@@ -179,6 +253,9 @@ class Settings:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise SettingsError(unknown[0], "", f"not a setting; settings are {sorted(known)}")
+        listed = changes.get("mirrors")
+        if listed is not None and not isinstance(listed, MirrorConfig):
+            changes["mirrors"] = self.mirrors.merged(_mirror_list(listed))
         return replace(self, **changes)
 
     def credentials_map(self) -> Credentials | dict[str, Credentials] | None:
@@ -186,6 +263,65 @@ class Settings:
         if self.credentials is None or isinstance(self.credentials, Credentials):
             return self.credentials
         return dict(self.credentials)
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    """A deadline variable: seconds (``90``, ``2.5``), or ``0``/``off``/``none`` for no bound."""
+    text = env.get(name, "").strip().lower()
+    if text in ("0", "off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < float("inf")):
+        raise SettingsError(name, env.get(name, ""), "use seconds (e.g. 120), or 0/off for none")
+    return value
+
+
+def _bounds_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``OCIINSPECT_REQUEST_DEADLINE``, ``OCIINSPECT_OPERATION_DEADLINE`` (seconds, or off),
+    ``OCIINSPECT_MIN_BLOB_RATE`` (bytes/s: ``16K``, or off) and ``OCIINSPECT_MAX_CONFIG_SIZE``
+    (``4M``), where set."""
+    found: dict[str, Any] = {}
+    for name, field_name in (("OCIINSPECT_REQUEST_DEADLINE", "request_deadline"),
+                             ("OCIINSPECT_OPERATION_DEADLINE", "operation_deadline")):
+        if env.get(name, "").strip():
+            found[field_name] = _seconds(env, name)
+    for name, field_name in (("OCIINSPECT_MIN_BLOB_RATE", "min_blob_rate"),
+                             ("OCIINSPECT_MAX_CONFIG_SIZE", "max_config_size")):
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        if text.lower() in ("0", "off", "none") and field_name == "min_blob_rate":
+            found[field_name] = None
+            continue
+        try:
+            found[field_name] = parse_size(text)
+        except ValueError as exc:
+            raise SettingsError(name, text, str(exc)) from None
+        if found[field_name] <= 0:
+            raise SettingsError(name, text, "must be more than 0")
+    return found
+
+
+def _mirror_list(items: Any) -> MirrorConfig:
+    """Docker Hub mirrors given as a list (or one string) -> a configuration."""
+    if items is None:
+        return MirrorConfig()
+    listed = [items] if isinstance(items, str) else list(items)
+    try:
+        return MirrorConfig.from_mirrors(listed)
+    except MirrorConfigError as exc:
+        raise SettingsError("mirrors", repr(listed)[:200], exc.reason) from None
+
+
+def _mirrors_from_env(env: Mapping[str, str]) -> MirrorConfig:
+    """registries.conf, daemon.json, OCIINSPECT_MIRRORS and Binder's default (see
+    :mod:`ociinspect.distribution.configured`); a broken file or list is a SettingsError."""
+    from .distribution import configured
+
+    return configured.mirror_config(env, read_files=flag(env, configured.READ_VARIABLE, True))
 
 
 class Session:
@@ -218,7 +354,10 @@ class Session:
             return lookup(registry, repository, env=env, helpers=helpers)
 
         self.transport = transport or RequestsTransport(
-            pool_size=s.pool_size, resolve=dict(s.resolve), ca_bundle=s.ca_bundle
+            pool_size=s.pool_size,
+            resolve=dict(s.resolve),
+            ca_bundle=s.ca_bundle,
+            env=dict(s.proxy_env),
         )
         self.client = RegistryClient(
             self.transport,
@@ -228,11 +367,13 @@ class Session:
             timeout=s.timeout,
             max_redirects=s.max_redirects,
             max_manifest_size=s.max_manifest_size,
-            schemes=dict(s.schemes),
+            schemes={**routing.schemes(s.mirrors), **dict(s.schemes)},
             trace=self.trace,
             credential_lookup=find if s.docker_config else None,
             sleep=sleep,
+            deadlines=Deadlines(s.request_deadline, s.operation_deadline, s.min_blob_rate),
         )
+        self.client.mirrors = s.mirrors if s.mirrors.registries else None
         self.cache: BlobCache | None = (
             BlobCache(s.cache_dir or default_cache_dir(), s.cache_max_bytes) if s.cache else None
         )

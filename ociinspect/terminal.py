@@ -51,7 +51,7 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["needs_escaping", "safe"]
+__all__ = ["needs_escaping", "printable", "safe"]
 
 #: Unicode general categories that are escaped (besides every Cc, which are the C0, DEL and C1
 #: controls): format characters, surrogates, line and paragraph separators, and spaces other
@@ -113,6 +113,21 @@ def safe(text: str, *, newlines: bool = False) -> str:
     if text.isprintable() and "\\" not in text:
         return text
     return _candidates().sub(_escape_match_keeping_newlines if newlines else _escape_match, text)
+
+
+def _escape_keeping_backslashes(match: re.Match[str]) -> str:
+    char = match.group()
+    return char if char == "\\" else _escaped(char, False)
+
+
+def printable(text: str) -> str:
+    """``text`` with what :func:`safe` escapes escaped, except the backslash itself: for
+    messages (an error that quotes text a server or an image chose) that may already hold
+    escapes made by :func:`safe`, which must not be doubled. Never ambiguous about controls:
+    a terminal receives none."""
+    if text.isprintable():
+        return text
+    return _candidates().sub(_escape_keeping_backslashes, text)
 
 
 def needs_escaping(text: str, *, newlines: bool = False) -> bool:

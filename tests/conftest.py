@@ -13,6 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from personalities.fixtures import (  # noqa: F401 -- fixtures for every test module
+    acr,
+    ecr,
+    gar,
+    ghcr,
+    hub,
+    loopback_guard,
+    personality_ca,
+    quay,
+    running,
+)
 from realimages import DebianImage, RealImages
 from rig import ALICE, Registry, SeedResult, env, seed_storage, start_registry
 from rig.fleet import FleetSeed, seed_fleet

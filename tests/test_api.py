@@ -15,7 +15,8 @@ from rig.env import child_env
 import ociinspect as oi
 from ociinspect import api, navigation
 from ociinspect.errors import PlatformNotFoundError
-from ociinspect.tables import PLATFORMS_COLUMNS, REFERRERS_COLUMNS, Table
+from ociinspect.tables import PLATFORMS_COLUMNS, Table
+from ociinspect.tables.supply import REFERRER_EDGES_COLUMNS
 from ociinspect.testing import build
 
 NA = pd.NA
@@ -50,9 +51,12 @@ def test_platforms_of_an_index_list_images_and_attestations(registry_open: Regis
     images = [seeded.image(p) for p in seed.PLATFORMS]
     assert table["digest"].tolist()[:3] == [img.digest for img in images]
     assert table["describes"].tolist()[3:] == [img.digest for img in images]
-    assert table["size"].tolist()[:3] == [img.manifest.size for img in images]
+    assert table["manifest_size"].tolist()[:3] == [img.manifest.size for img in images]
     assert table["compressed_size"].tolist()[:3] == [
-        img.config.size + sum(b.size for b in img.layers) for img in images
+        sum(b.size for b in img.layers) for img in images
+    ]
+    assert table["stored_size"].tolist()[:3] == [
+        img.manifest.size + img.config.size + sum(b.size for b in img.layers) for img in images
     ]
     assert table["created"].notna().tolist() == [True] * 3 + [False] * 3
     assert table["error"].isna().all()
@@ -60,13 +64,14 @@ def test_platforms_of_an_index_list_images_and_attestations(registry_open: Regis
 
 @registry
 def test_platforms_load_concurrently_on_one_token(registry_token: Registry) -> None:
-    """Token auth: the whole table costs one token, one index and one manifest per entry."""
+    """Token auth: the whole table costs one token, one index and one manifest per image
+    (attestation manifests are not fetched for the default table)."""
     table = oi.platforms(registry_token.ref(seed.MULTI), **opts())
     assert len(table) == 6 and table["error"].isna().all()
     assert registry_token.token_server is not None
     assert registry_token.token_server.count() == 1
     gets = [r for r in registry_token.requests() if r.method == "GET" and r.status != 401]
-    assert len([r for r in gets if "/manifests/" in r.path]) == 1 + 6
+    assert len([r for r in gets if "/manifests/" in r.path]) == 1 + 3
     assert not [r for r in gets if "/tags/" in r.path]
 
 
@@ -118,7 +123,7 @@ def test_layers_of_a_registry_image(registry_open: Registry) -> None:
     table = oi.layers(registry_open.ref(seed.SINGLE), **opts())
     assert table["compression"].tolist() == ["gzip", "zstd", "none", "gzip"]
     assert table["digest"].tolist() == [b.digest for b in built.layers]
-    assert table["size"].tolist() == [b.size for b in built.layers]
+    assert table["compressed_size"].tolist() == [b.size for b in built.layers]
     assert table["diff_id"].tolist() == [b.diff_id for b in built.layers]
     assert table["created_by"].tolist() == SINGLE_MADE_BY
     assert table["comment"].tolist()[0] == "buildkit.dockerfile.v0"
@@ -131,7 +136,9 @@ def test_history_of_a_registry_image(registry_open: Registry) -> None:
     table = oi.history(registry_open.ref(seed.SINGLE), **opts())
     assert table["layer"].tolist() == [0, NA, 1, 2, NA, 3, NA]
     sizes = [b.size for b in built.layers]
-    assert table["size"].tolist() == [sizes[0], NA, sizes[1], sizes[2], NA, sizes[3], NA]
+    assert table["compressed_size"].tolist() == [
+        sizes[0], NA, sizes[1], sizes[2], NA, sizes[3], NA
+    ]
     assert table["author"].tolist()[3] == "rig <rig@example.invalid>"
 
 
@@ -165,7 +172,7 @@ def test_tags_are_fetched_only_when_asked(registry_open: Registry) -> None:
 def test_referrers_without_any_give_an_empty_table(registry_open: Registry) -> None:
     """distribution 2.8 has no referrers API and no fallback tag: an empty, typed table."""
     table = oi.referrers(registry_open.ref(seed.SINGLE), **opts())
-    assert table.empty and list(table.columns) == list(REFERRERS_COLUMNS)
+    assert table.empty and list(table.columns) == list(REFERRER_EDGES_COLUMNS)
 
 
 @registry
@@ -199,13 +206,15 @@ def test_an_open_index_is_reused_without_fetching_again(registry_open: Registry)
 
 @registry
 def test_compare_two_platforms_of_an_index(registry_open: Registry) -> None:
-    """amd64 and arm64 share the base layer; the arch layer differs; the platform differs."""
+    """amd64 and arm64 share the base layer; the arch layer differs; the platform differs,
+    normalised and as written."""
     index = oi.open(registry_open.ref(seed.MULTI), **opts())
     amd64, arm64 = oi.image(index, "linux/amd64"), oi.image(index, "linux/arm64")
     result = oi.compare(amd64, arm64)
     assert result.layers["status"].tolist() == ["shared", "added", "removed"]
-    assert result.config["field"].tolist() == ["platform"]
-    assert result.config["b"].tolist() == ["linux/arm64/v8"]
+    changed = dict(zip(result.config["field"], result.config["b"], strict=True))
+    assert set(changed) <= {"platform", "architecture", "variant"}
+    assert (changed["platform"], changed["architecture"]) == ("linux/arm64/v8", "arm64")
 
 
 @registry

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from ociinspect.attestations import (
+from ociinspect.artifacts import (
     CountLimitError,
     InvalidAttestationError,
     InvalidCosignTagError,
@@ -44,8 +44,8 @@ from ociinspect.attestations import (
     provenance_from_statement,
     spdx_from_predicate,
 )
-from ociinspect.attestations._json import thaw
-from ociinspect.attestations.cosign import DSSE_ENVELOPE_MEDIA_TYPE, SIMPLESIGNING_MEDIA_TYPE
+from ociinspect.artifacts._json import thaw
+from ociinspect.artifacts.cosign import DSSE_ENVELOPE_MEDIA_TYPE, SIMPLESIGNING_MEDIA_TYPE
 from ociinspect.errors import InvalidDigestError, InvalidDocumentError, SizeLimitError
 
 DATA = Path(__file__).parent / "data" / "attestations"

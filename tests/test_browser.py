@@ -111,10 +111,15 @@ def test_voila_shows_the_bundled_sample(page: Page, tmp_path: Path) -> None:
             "data-platform", "linux/arm/v7"
         )
         _open_tab(page, "Files")
-        expect(browser.locator(".oi-files-view")).to_contain_text("bin/busybox")
+        grid = browser.locator(".oi-files-grid")
+        grid.locator(".oi-grid-filter").fill("bin/busybox")
+        expect(grid.locator(".oi-grid-row:not([hidden])").first).to_contain_text("bin/busybox")
         browser.locator(".oi-merged input").check()
-        expect(browser.locator(".oi-files-view")).to_contain_text("usr/local/bin/hello")
-        expect(browser.locator(".oi-files-view th.oi-col-layer")).to_have_count(1)
+        expect(grid.locator(".oi-grid-th[data-column='layer']")).to_have_count(1)
+        grid.locator(".oi-grid-filter").fill("usr/local/bin/hello")
+        expect(grid.locator(".oi-grid-row:not([hidden])").first).to_contain_text(
+            "usr/local/bin/hello"
+        )
         _open_tab(page, "Raw")
         expect(browser.locator(".oi-raw-view")).to_contain_text("application/vnd.oci.image.index")
         browser.get_by_role("button", name="→ manifests[3] attestation unknown/unknown").click()

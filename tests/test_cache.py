@@ -210,14 +210,17 @@ def test_a_corrupted_entry_is_deleted_and_missed(cache: BlobCache, reader: str) 
     assert cache.stats().misses == 1 and cache.stats().hits == 0
 
 
-def test_large_entries_are_trusted_on_read_but_verify_rehashes(root: Path) -> None:
-    """Above verify_limit reads do not re-hash; verify() does, and deletes a corrupted entry."""
+def test_large_entries_are_fingerprinted_on_read_and_verify_rehashes(root: Path) -> None:
+    """Above verify_limit a read checks size and a sampled fingerprint (a changed entry is
+    re-hashed, deleted and reported as damaged); verify() always re-hashes."""
     cache = BlobCache(root, max_bytes=None, verify_limit=4)
     good, bad = b"sound content", b"rotten content"
     cache.put(digest_of(good), good)
     stored = cache.put(digest_of(bad), bad)
     stored.write_bytes(b"rotten CONTENT")
-    assert cache.get(digest_of(bad)) == b"rotten CONTENT"  # trusted: verified when written
+    assert cache.get(digest_of(good)) == good
+    assert cache.get(digest_of(bad)) is None
+    assert cache.damaged(digest_of(bad)) and not cache.damaged(digest_of(bad))
     assert cache.verify(digest_of(good)) is True
     assert cache.verify(digest_of(bad)) is False
     assert not cache.has(digest_of(bad))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -77,26 +78,34 @@ def test_table_format_shows_readable_sizes_and_short_digests(cli: Cli) -> None:
     first = run.out.splitlines()[1]
     digest = table["digest"].iloc[0]
     assert digest[:19] in first and digest not in first
-    assert oi.tables.format_size(table["size"].iloc[0]) in first
+    assert oi.tables.format_size(table["compressed_size"].iloc[0]) in first
     assert digest in cli("layers", "--no-trunc").out
 
 
 def test_csv_keeps_raw_integers_and_full_digests(cli: Cli) -> None:
-    """csv output parses back to the same byte counts and digests as the API table."""
+    """csv output parses back to the same byte counts and digests as the API table; its
+    summary follows as a second table after an empty line."""
     run = cli("layers", "--format", "csv", "--platform", "linux/arm64")
     assert run.status == 0
-    parsed = pd.read_csv(io.StringIO(run.out))
+    rows, summary = run.out.split("\n\n")
+    parsed = pd.read_csv(io.StringIO(rows))
     table = oi.layers(oi.SAMPLE, platform="linux/arm64")
-    assert parsed["size"].tolist() == table["size"].tolist()
+    assert parsed["compressed_size"].tolist() == table["compressed_size"].tolist()
     assert parsed["digest"].tolist() == table["digest"].tolist()
+    totals = dict(csv.reader(io.StringIO(summary)))
+    assert int(totals["compressed_size"]) == int(table["compressed_size"].sum())
+    assert int(totals["count"]) == len(table)
 
 
-def test_json_is_a_list_of_records(cli: Cli) -> None:
-    """json output is records with integer sizes, nulls for missing values, ISO times."""
+def test_json_is_one_object_of_rows_and_summary(cli: Cli) -> None:
+    """json output is {rows, summary}: records with integer sizes, nulls for missing values,
+    ISO times."""
     run = cli("history", "-f", "json")
-    records = json.loads(run.out)
-    assert len(records) == 13
-    assert records[0]["size"] == int(oi.history(oi.SAMPLE)["size"].iloc[0])
+    body = json.loads(run.out)
+    records = body["rows"]
+    assert len(records) == 13 and body["summary"]["count"] == 13
+    history = oi.history(oi.SAMPLE)
+    assert records[0]["compressed_size"] == int(history["compressed_size"].iloc[0])
     assert records[1]["layer"] is None and records[1]["empty_layer"] is True
     assert records[0]["created"] == "2024-01-01T00:00:00Z"
 
@@ -127,8 +136,10 @@ def test_compare_prints_summary_layers_and_config(cli: Cli) -> None:
     assert run.out.startswith("summary:\n")
     assert "layers:\n" in run.out and "config differences:\n" in run.out
     body = json.loads(cli("compare", "sample", "sample", "-f", "json").out)
-    assert [row["status"] for row in body["summary"]] == ["shared", "added", "removed"]
-    assert body["a"] == body["b"]
+    statuses = body["summary"]["statuses"]
+    assert [row["status"] for row in statuses] == ["shared", "added", "removed"]
+    assert body["summary"]["a"] == body["summary"]["b"] and body["summary"]["identical"]
+    assert len(body["rows"]) == 5 and body["config"] == []
 
 
 def test_files_lists_one_layer_and_wasted_sums_up(cli: Cli) -> None:
@@ -225,11 +236,11 @@ def test_tables_from_a_registry(cli: Cli, registry_open: Registry) -> None:
     """platforms of a rig index as json: six entries with full digests and byte sizes."""
     run = cli("platforms", registry_open.ref(seed.MULTI), "--format", "json")
     assert run.status == 0, run.err
-    records = json.loads(run.out)
+    records = json.loads(run.out)["rows"]
     seeded = registry_open.seeded[seed.MULTI]
     assert [r["kind"] for r in records] == ["image"] * 3 + ["attestation"] * 3
     assert records[0]["digest"] == seeded.image("linux/amd64").digest
-    assert records[0]["size"] == seeded.image("linux/amd64").manifest.size
+    assert records[0]["manifest_size"] == seeded.image("linux/amd64").manifest.size
 
 
 # --------------------------------------------------------------------------- the cache
@@ -249,14 +260,15 @@ def test_cache_info_clear_and_prune(cli: Cli, registry_open: Registry, tmp_path:
     assert (empty["entries"], empty["tags"], empty["bound"]) == ("0", "0", "10.0 GiB")
     assert cli("files", registry_open.ref(seed.SINGLE), "--layer", "0").status == 0
     filled = cache_info(cli("cache", "info"))
-    assert int(filled["entries"]) == 2 and filled["tags"] == "1"  # the manifest and the layer
+    # the manifest, the layer, and the config (its diff_ids check the layer)
+    assert int(filled["entries"]) == 3 and filled["tags"] == "1"
     assert int(filled["bytes"].split()[0]) > 0
     pruned = cli("cache", "prune", "--max-bytes", "0")
-    assert pruned.out.startswith("pruned 2 entries\n")
+    assert pruned.out.startswith("pruned 3 entries\n")
     assert cache_info(pruned)["entries"] == "0"
     assert cli("files", registry_open.ref(seed.SINGLE), "--layer", "0").status == 0
     cleared = cli("cache", "clear")
-    assert cleared.out.startswith("cleared 2 entries (")
+    assert cleared.out.startswith("cleared 3 entries (")
     assert (cache_info(cleared)["entries"], cache_info(cleared)["tags"]) == ("0", "0")
 
 
@@ -279,11 +291,11 @@ def test_cache_usage_errors(cli: Cli, args: tuple[str, ...], says: str) -> None:
 
 def test_sizes_flag_chooses_how_uncompressed_sizes_are_found(cli: Cli) -> None:
     """--sizes exact streams every layer (exact sizes); --sizes none leaves the column empty."""
-    exact = json.loads(cli("platforms", "--sizes", "exact", "--format", "json").out)
+    exact = json.loads(cli("platforms", "--sizes", "exact", "--format", "json").out)["rows"]
     images = [row for row in exact if row["kind"] == "image"]
     assert images and all(row["uncompressed_exact"] is True for row in images)
     assert all(row["uncompressed_size"] > row["compressed_size"] for row in images)
-    none = json.loads(cli("layers", "--sizes", "none", "--format", "json").out)
+    none = json.loads(cli("layers", "--sizes", "none", "--format", "json").out)["rows"]
     assert all(row["uncompressed_size"] is None for row in none if row["compression"] != "none")
     bad = cli("layers", "--sizes", "bogus")
     assert bad.status == 2 and "invalid choice" in one_error_line(bad)

@@ -17,7 +17,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import jwt
 import pytest
 import requests
 from personalities import NAMES, Personality, start
-from personalities.ca import CertificateAuthority, create_ca
+from personalities.ca import CertificateAuthority
 from personalities.resolver import UnmappedHost, curl_args, session
 from rig import SeedResult, env
 
@@ -39,106 +39,9 @@ ACCEPT_ALL = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 
 # ----------------------------------------------------------------------------- fixtures
 
-
-def _loopback(name: str) -> bool:
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def loopback_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Refuse (and record) any lookup of a name that is not loopback; fail the test if one ran."""
-    refused: list[str] = []
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if not _loopback(name):
-            refused.append(name)
-            raise socket.gaierror(socket.EAI_NONAME, f"personality tests: {name!r} is not loopback")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    yield refused
-    assert refused == [], f"a test looked up non-loopback names: {refused}"
-
-
-@pytest.fixture(scope="session")
-def personality_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    """One test CA for every personality of the session."""
-    return create_ca(tmp_path_factory.mktemp("personality-ca"))
-
-
-@pytest.fixture(scope="session")
-def running(
-    tmp_path_factory: pytest.TempPathFactory,
-    seeded_storage: SeedResult,
-    personality_ca: CertificateAuthority,
-) -> Iterator[Callable[[str], Personality]]:
-    """``running(name)`` starts a personality once per session; all are stopped at the end."""
-    started: dict[str, Personality] = {}
-
-    def get(name: str) -> Personality:
-        if name not in started:
-            workdir = tmp_path_factory.mktemp(f"personality-{name}")
-            started[name] = start(
-                name, workdir, seed_storage=seeded_storage.storage, ca=personality_ca
-            )
-        return started[name]
-
-    yield get
-    for personality in started.values():
-        personality.stop()
-
-
-def _fresh(running: Callable[[str], Personality], name: str) -> Iterator[Personality]:
-    personality = running(name)
-    personality.reset()
-    try:
-        yield personality
-    finally:
-        personality.reset()
-
-
-@pytest.fixture
-def hub(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """Docker Hub, reset."""
-    yield from _fresh(running, "dockerhub")
-
-
-@pytest.fixture
-def ghcr(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """GHCR, reset."""
-    yield from _fresh(running, "ghcr")
-
-
-@pytest.fixture
-def quay(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """Quay.io, reset."""
-    yield from _fresh(running, "quay")
-
-
-@pytest.fixture
-def gar(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """Google Artifact Registry, reset."""
-    yield from _fresh(running, "gar")
-
-
-@pytest.fixture
-def ecr(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """Amazon ECR, reset."""
-    yield from _fresh(running, "ecr")
-
-
-@pytest.fixture
-def acr(running: Callable[[str], Personality]) -> Iterator[Personality]:
-    """Azure Container Registry, reset."""
-    yield from _fresh(running, "acr")
+# The personalities and the loopback guard are shared fixtures (tests/personalities/fixtures.py,
+# imported by tests/conftest.py); every test here runs under the guard.
+pytestmark = pytest.mark.usefixtures("loopback_guard")
 
 
 # ----------------------------------------------------------------------------- clients

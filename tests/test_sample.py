@@ -96,14 +96,17 @@ def test_platforms_are_three_images_and_three_attestations() -> None:
 
 
 def test_sizes_add_up() -> None:
-    """compressed_size is config + layers; with manifests they make up the blob directory."""
+    """compressed_size is the layers, stored_size adds manifest and config (the image repr's
+    figure); with the other blobs they make up the blob directory."""
     table = oi.platforms(oi.SAMPLE)
     for row in table[table["kind"] == "image"].itertuples():
         img = oi.image(oi.SAMPLE, row.platform)
         layers = oi.layers(img)
-        assert row.compressed_size == img.manifest.config.size + int(layers["size"].sum())
-        assert row.compressed_size == oi.config(img)["size"].iloc[0]
-        assert row.size == len(img.manifest.raw)
+        assert row.compressed_size == int(layers["compressed_size"].sum())
+        assert row.compressed_size == oi.config(img)["compressed_size"].iloc[0]
+        assert row.stored_size == img.size == oi.config(img)["stored_size"].iloc[0]
+        assert row.manifest_size == len(img.manifest.raw)
+        assert row.config_size == img.manifest.config.size
         assert layers["share"].sum() == pytest.approx(1.0)
     built = samples.sample_index()
     unique = {blob.digest: blob.size for blob in built.blobs()}

@@ -86,15 +86,18 @@ def test_top_level_document_matches_skopeo_raw(
     if "manifests" not in body:
         layers = oi.layers(found)
         assert layers["digest"].tolist() == [d["digest"] for d in body["layers"]]
-        assert layers["size"].tolist() == [d["size"] for d in body["layers"]]
+        assert layers["compressed_size"].tolist() == [d["size"] for d in body["layers"]]
         assert layers["media_type"].tolist() == [d["mediaType"] for d in body["layers"]]
         return
     table = oi.platforms(found)
     entries = body["manifests"]
     assert table["digest"].tolist() == [e["digest"] for e in entries]
-    assert table["size"].tolist() == [e["size"] for e in entries]
+    assert table["manifest_size"].tolist() == [e["size"] for e in entries]
     assert table["media_type"].tolist() == [e["mediaType"] for e in entries]
     assert table["platform"].tolist() == [str(Platform.from_dict(e["platform"])) for e in entries]
+    for column, key in (("os", "os"), ("architecture", "architecture"), ("variant", "variant")):
+        written = [e["platform"].get(key, pd.NA) for e in entries]
+        assert table[column].tolist() == written, column  # the document's own words
     annotations = [e.get("annotations", {}) for e in entries]
     assert table["describes"].tolist() == [
         a.get("vnd.docker.reference.digest", pd.NA) for a in annotations
@@ -131,13 +134,17 @@ def test_platform_summary_matches_skopeo_inspect(
     assert sha256(raw) == img.digest
     manifest = json.loads(raw)
     assert [d["digest"] for d in manifest["layers"]] == summary["Layers"]
-    assert layers["size"].tolist() == [d["size"] for d in manifest["layers"]]
+    assert layers["compressed_size"].tolist() == [d["size"] for d in manifest["layers"]]
     assert layers["media_type"].tolist() == [d["mediaType"] for d in manifest["layers"]]
     assert config["config_digest"] == manifest["config"]["digest"]
-    assert config["size"] == manifest["config"]["size"] + sum(d["size"] for d in manifest["layers"])
+    assert config["compressed_size"] == sum(d["size"] for d in manifest["layers"])
+    assert config["stored_size"] == len(raw) + manifest["config"]["size"] + sum(
+        d["size"] for d in manifest["layers"]
+    )
     row = oi.platforms(registry_open.ref(ref), platform=platform, **opts()).iloc[0]
-    assert (row["digest"], row["size"]) == (img.digest, len(raw))
-    assert row["compressed_size"] == config["size"]
+    assert (row["digest"], row["manifest_size"]) == (img.digest, len(raw))
+    assert row["compressed_size"] == config["compressed_size"]
+    assert row["stored_size"] == config["stored_size"]
 
 
 @pytest.mark.parametrize(

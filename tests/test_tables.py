@@ -100,7 +100,7 @@ def test_history_maps_non_empty_steps_to_layers_in_order() -> None:
     assert frame["empty_layer"].tolist() == [False, True, False, True, False, True]
     assert frame["layer"].tolist() == [0, NA, 1, NA, 2, NA]
     sizes = [b.size for b in img.layers]
-    assert frame["size"].tolist() == [sizes[0], NA, sizes[1], NA, sizes[2], NA]
+    assert frame["compressed_size"].tolist() == [sizes[0], NA, sizes[1], NA, sizes[2], NA]
     assert frame["created_by"].tolist()[4] == "COPY app /app"
     assert frame["author"].tolist()[2] == "alice"
 
@@ -229,8 +229,8 @@ def test_sizes_are_int64_bytes_and_shares_add_up() -> None:
     """Layer sizes are the descriptor byte counts as int64; shares sum to one."""
     img = three_layer_image()
     frame = layers_frame(*models(img))
-    assert str(frame["size"].dtype) == "int64"
-    assert frame["size"].tolist() == [b.size for b in img.layers]
+    assert str(frame["compressed_size"].dtype) == "int64"
+    assert frame["compressed_size"].tolist() == [b.size for b in img.layers]
     assert frame["share"].sum() == pytest.approx(1.0)
 
 
@@ -253,7 +253,10 @@ def test_config_summary_keeps_absent_apart_from_empty() -> None:
         "linux/arm/v7", "v7", "app", "/srv"
     )
     assert (row["env_count"], row["label_count"], row["layers"]) == (2, 2, 3)
-    assert row["size"] == img.config.size + sum(b.size for b in img.layers)
+    assert row["compressed_size"] == sum(b.size for b in img.layers)
+    assert row["stored_size"] == img.manifest.size + img.config.size + sum(
+        b.size for b in img.layers
+    )
     assert (row["digest"], row["config_digest"]) == (img.digest, img.config.digest)
     bare = config_frame(config_of({})).iloc[0]
     assert bare["entrypoint"] is NA and bare["cmd"] is NA and bare["digest"] is NA
@@ -298,10 +301,12 @@ def test_platforms_name_attestations_and_what_they_describe() -> None:
     assert frame["platform"].tolist()[2:] == ["unknown/unknown"] * 2
     assert frame["describes"].tolist() == [NA, NA, built.images[0].digest, built.images[1].digest]
     first = built.images[0]
-    assert frame["size"].tolist()[0] == first.manifest.size
+    assert frame["manifest_size"].tolist()[0] == first.manifest.size
     assert frame["layers"].tolist()[0] == 3
-    assert frame["compressed_size"].tolist()[0] == first.config.size + sum(
-        b.size for b in first.layers
+    assert frame["config_size"].tolist()[0] == first.config.size
+    assert frame["compressed_size"].tolist()[0] == sum(b.size for b in first.layers)
+    assert frame["stored_size"].tolist()[0] == (
+        first.manifest.size + first.config.size + sum(b.size for b in first.layers)
     )
     assert frame["created"].tolist()[0] == pd.Timestamp("2024-01-01T00:00:00Z")
     assert frame["created"].isna().tolist()[2:] == [True, True]
@@ -340,7 +345,7 @@ def test_compare_finds_shared_added_and_removed_layers_with_totals() -> None:
     )
     summary = result.summary
     assert summary["layers"].tolist() == [1, 1, 1]
-    assert summary["size"].tolist() == [base.size, new.size, old.size]
+    assert summary["compressed_size"].tolist() == [base.size, new.size, old.size]
     changed = dict(zip(result.config["field"], zip(result.config["a"], result.config["b"],
                                                    strict=True), strict=True))
     assert changed["env.A"] == ("1", "2")
@@ -361,7 +366,7 @@ def test_compare_matches_recompressed_layers_by_diff_id() -> None:
     layers = compare_frames(*models(a), *models(b)).layers
     assert layers["status"].tolist() == ["shared"]
     assert layers["match"].tolist() == ["diff_id"]
-    assert layers["size"].tolist() == [b.layers[0].size]
+    assert layers["compressed_size"].tolist() == [b.layers[0].size]
 
 
 def test_compare_counts_a_repeated_layer_once_per_occurrence() -> None:
@@ -397,7 +402,7 @@ def test_referrers_list_artifact_types_and_annotations() -> None:
     }
     frame = referrers_frame(Index.from_bytes(json.dumps(body).encode()))
     assert frame["artifact_type"].tolist() == ["application/spdx+json", NA]
-    assert frame["size"].tolist() == [321, 12]
+    assert frame["manifest_size"].tolist() == [321, 12]
     assert frame["annotations"].tolist() == ['{"a": "1", "b": "2"}', NA]
 
 
@@ -432,12 +437,12 @@ def test_table_shows_readable_sizes_but_keeps_integer_values() -> None:
     frame = layers_frame(*models(three_layer_image()))
     with pd.option_context("display.width", 1000, "display.max_columns", None):
         text = repr(frame)
-    assert frame["size"].iloc[2] == 10240  # the uncompressed layer
+    assert frame["compressed_size"].iloc[2] == 10240  # the uncompressed layer
     assert " 10.0 KiB " in text and "10240" not in text
     html = frame._repr_html_()
-    assert format_size(frame["size"].iloc[0]) in html
+    assert format_size(frame["compressed_size"].iloc[0]) in html
     assert format_share(frame["share"].iloc[0]) in html
-    assert str(frame["size"].dtype) == "int64"
+    assert str(frame["compressed_size"].dtype) == "int64"
 
 
 def test_table_html_escapes_every_cell() -> None:
@@ -451,9 +456,10 @@ def test_table_html_escapes_every_cell() -> None:
 def test_slices_stay_tables_and_remember_size_columns() -> None:
     """Filtering, selecting and sorting keep the Table type and its size columns."""
     frame = layers_frame(*models(three_layer_image()))
-    for part in (frame[frame["size"] > 0], frame[["digest", "size"]], frame.sort_values("size"),
+    size = "compressed_size"
+    for part in (frame[frame[size] > 0], frame[["digest", size]], frame.sort_values(size),
                  frame.head(1), frame.copy()):
         assert isinstance(part, Table)
-        assert part.size_columns == ("size", "uncompressed_size")
+        assert part.size_columns == (size, "uncompressed_size")
         with pd.option_context("display.width", 1000, "display.max_columns", None):
-            assert format_size(part["size"].iloc[0]) in repr(part)
+            assert format_size(part[size].iloc[0]) in repr(part)

@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.workers.peers TOOL SCENARIO JSON_ARGS`` with TOOL ``oras`` or ``dxf``.
 Each does what a user of that library would write to get the platforms table (the index, every
-entry's manifest, every image's config) or to download a blob, with the library's defaults.
+image's manifest and config; attestation entries are listed from the index, as ociinspect's
+default table does since issue 17) or to download a blob, with the library's defaults.
 
 python-dxf refuses token auth over plain http (``DXFAuthInsecureError``) and sends the token
 request to ``https`` whatever the realm says, so its ``auth`` callback here fetches the token
@@ -35,6 +36,11 @@ def _row(manifest: dict[str, Any], config: dict[str, Any] | None) -> dict[str, A
     }
 
 
+def _listed(entry: dict[str, Any]) -> dict[str, Any]:
+    """An attestation's row from its index entry alone (its manifest is not fetched)."""
+    return {"layers": None, "compressed_size": None, "created": None}
+
+
 def _is_image(entry: dict[str, Any]) -> bool:
     annotations = entry.get("annotations") or {}
     return annotations.get("vnd.docker.reference.type") != "attestation-manifest"
@@ -50,14 +56,14 @@ def oras_table(args: dict[str, Any]) -> None:
         index = registry.get_manifest(f"{host}/{name}:{tag}")
         rows = []
         for entry in index["manifests"]:
+            if not _is_image(entry):
+                rows.append(_listed(entry))
+                continue
             container = f"{host}/{name}@{entry['digest']}"
             manifest = registry.get_manifest(container)
-            config = None
-            if _is_image(entry):
-                response = registry.get_blob(container, manifest["config"]["digest"])
-                response.raise_for_status()
-                config = response.json()
-            rows.append(_row(manifest, config))
+            response = registry.get_blob(container, manifest["config"]["digest"])
+            response.raise_for_status()
+            rows.append(_row(manifest, response.json()))
         found.info = {"rows": len(rows), "created": sum(r["created"] is not None for r in rows)}
 
 
@@ -83,11 +89,12 @@ def dxf_table(args: dict[str, Any]) -> None:
         text, _ = dxf.get_manifest_and_response(tag)
         rows = []
         for entry in json.loads(text)["manifests"]:
+            if not _is_image(entry):
+                rows.append(_listed(entry))
+                continue
             text, _ = dxf.get_manifest_and_response(entry["digest"])
             manifest = json.loads(text)
-            config = None
-            if _is_image(entry):
-                config = json.loads(b"".join(dxf.pull_blob(manifest["config"]["digest"])))
+            config = json.loads(b"".join(dxf.pull_blob(manifest["config"]["digest"])))
             rows.append(_row(manifest, config))
         found.info = {"rows": len(rows), "created": sum(r["created"] is not None for r in rows)}
 

@@ -15,6 +15,7 @@ a challenge's ``scope`` param follows distribution's docs/spec/auth/scope.md (:m
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,15 +23,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from ..errors import UnsafeUrlError
 from .scope import Scope, parse_scopes
+from .urls import checked_url, redact
 
 __all__ = [
+    "MAX_CHALLENGES",
+    "MAX_CHALLENGE_TEXT",
     "SUPPORTED_SCHEMES",
     "Challenge",
     "ChallengeStore",
     "basic_challenge",
     "bearer_challenge",
     "canonical_endpoint",
+    "challenge_overflow",
     "challenge_problem",
     "find_challenge",
     "parse_www_authenticate",
@@ -38,6 +44,12 @@ __all__ = [
 ]
 
 SUPPORTED_SCHEMES = ("bearer", "basic")
+#: Bounds on what one answer's ``WWW-Authenticate`` fields may hold: the text parsed (a real
+#: registry sends one or two challenges of a few hundred bytes) and the challenges kept.
+#: Past either, :func:`challenge_overflow` names the problem and the flow refuses the answer
+#: (a :class:`~ociinspect.errors.ChallengeError`), after parsing no more than the bound.
+MAX_CHALLENGE_TEXT = 64 * 1024
+MAX_CHALLENGES = 64
 
 # RFC 7230 3.2.6: tchar; RFC 7235 2.1: token68.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -154,15 +166,38 @@ def parse_www_authenticate(values: str | Sequence[str] | None) -> list[Challenge
     - an unquoted value is read up to whitespace or a comma even if it holds non-tchar
       characters (``realm=/`` gives ``"/"``), as regclient does;
     - a quoted scheme or param name is not a token: that element yields nothing.
+
+    Bounded: at most :data:`MAX_CHALLENGE_TEXT` characters are parsed (later fields are
+    skipped, a field that crosses the bound is cut there) and at most :data:`MAX_CHALLENGES`
+    challenges are returned; :func:`challenge_overflow` says when that happened.
     """
     if values is None:
         return []
     fields = [values] if isinstance(values, str) else list(values)
     out: list[Challenge] = []
+    budget = MAX_CHALLENGE_TEXT
     for value in fields:
-        if isinstance(value, str):
-            _parse_field(value, out)
-    return out
+        if isinstance(value, str) and budget > 0:
+            _parse_field(value[:budget], out)
+            budget -= len(value)
+        if len(out) >= MAX_CHALLENGES:
+            break
+    return out[:MAX_CHALLENGES]
+
+
+def challenge_overflow(values: Sequence[str]) -> str | None:
+    """Why the ``WWW-Authenticate`` field values of one answer are too much to use (more text
+    than :data:`MAX_CHALLENGE_TEXT`, more challenges than :data:`MAX_CHALLENGES`), or None.
+    Counting is cheap (no parsing past the bounds)."""
+    size = sum(len(v) for v in values)
+    if size > MAX_CHALLENGE_TEXT:
+        return (
+            f"{len(values)} WWW-Authenticate fields of {size:,} characters, over the limit of "
+            f"{MAX_CHALLENGE_TEXT:,}: not a registry's challenge"
+        )
+    if len(parse_www_authenticate(values)) >= MAX_CHALLENGES:
+        return f"{MAX_CHALLENGES} or more challenges in one answer: not a registry's challenge"
+    return None
 
 
 def _skip(s: str, i: int, chars: str) -> int:
@@ -312,7 +347,11 @@ def challenge_problem(challenge: Challenge) -> str | None:
     except ValueError:
         absolute = False
     if not absolute:
-        return f"Bearer realm {realm!r} is not an absolute http(s) URL" + suffix
+        return f"Bearer realm {redact(realm)!r} is not an absolute http(s) URL" + suffix
+    try:
+        checked_url(realm)  # the one parser: what is checked is what connects
+    except UnsafeUrlError as exc:
+        return f"Bearer realm: {exc}" + suffix  # names what each parser read, if they differ
     return None
 
 
@@ -321,7 +360,13 @@ def canonical_endpoint(url: str) -> str:
 
     The key distribution's challenge manager files challenges under, so that
     ``https://Reg.example.com/v2/`` and ``https://reg.example.com:443/v2/x`` share one entry.
+    A URL :func:`~ociinspect.distribution.urls.checked_url` accepts is read by it (a trailing
+    dot dropped too); anything else as urllib.parse reads it (it is never connected to).
     """
+    with contextlib.suppress(UnsafeUrlError):
+        found = checked_url(url)
+        shown = f"[{found.host}]" if ":" in found.host else found.host
+        return f"{found.scheme}://{shown}:{found.port}"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()

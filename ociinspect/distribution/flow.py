@@ -35,7 +35,13 @@ from typing import Protocol
 
 from ..errors import ChallengeError
 from . import auth
-from .challenge import Challenge, challenge_problem, parse_www_authenticate, select_challenge
+from .challenge import (
+    Challenge,
+    challenge_overflow,
+    challenge_problem,
+    parse_www_authenticate,
+    select_challenge,
+)
 from .credentials import Credentials
 from .protocol import Origin, refuse_plain_http, same_origin
 from .protocol import origin as origin_of
@@ -147,6 +153,9 @@ def auth_flow(
         elif learned:
             return answer
         if answer.status_code == 401:
+            overflow = challenge_overflow(answer.header_values("WWW-Authenticate"))
+            if overflow is not None:  # bounded work, then a clear refusal
+                raise ChallengeError(method, redact_url(url), 401, reason=overflow)
             found = select_challenge(challenges_of(answer))
             problem = challenge_problem(found) if found is not None else None
             if problem is not None:

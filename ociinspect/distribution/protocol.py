@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
 
 from ..errors import (
     DigestMismatchError,
@@ -33,6 +32,7 @@ from ..errors import (
     InvalidDocumentError,
     InvalidReferenceError,
     RegistryError,
+    UnsafeUrlError,
     UnsupportedMediaTypeError,
 )
 from ..values import mediatypes
@@ -47,6 +47,7 @@ from ..values.reference import (
     is_loopback,
 )
 from .trace import redact_url
+from .urls import checked_url, resolve_reference
 
 __all__ = [
     "MAX_MANIFEST_SIZE",
@@ -110,10 +111,10 @@ def base_url(registry: str, schemes: Mapping[str, str]) -> str:
 
 
 def origin(url: str) -> Origin:
-    """The (scheme, host, port) of ``url`` (RFC 6454 section 4); ValueError when unparsable."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return (parts.scheme, (parts.hostname or "").lower(), port)
+    """The (scheme, host, port) of ``url`` (RFC 6454 section 4) as
+    :func:`~ociinspect.distribution.urls.checked_url` reads it, the reading the connection
+    uses; :class:`~ociinspect.errors.UnsafeUrlError` (a ValueError) when the URL is refused."""
+    return checked_url(url).origin
 
 
 def same_origin(url: str, other: Origin) -> bool:
@@ -125,10 +126,10 @@ def same_origin(url: str, other: Origin) -> bool:
 
 def refuse_plain_http(url: str, registry: str) -> None:
     """Raise InsecureCredentialsError unless credentials may go to ``url``: https, or loopback."""
-    scheme, host, _ = origin(url)
-    if scheme != "https" and not is_loopback(host):
+    target = checked_url(url)
+    if target.scheme != "https" and not target.is_loopback:
         raise InsecureCredentialsError(
-            f"refusing to send credentials for {registry} over plain http to {host}"
+            f"refusing to send credentials for {registry} over plain http to {target.host}"
         )
 
 
@@ -222,19 +223,22 @@ def next_page(here: str, link: str | None, registry_origin: Origin, purpose: str
     """The absolute URL of the page after ``here`` ("" at the end). A link to another origin
     is refused: the request would carry this registry's credentials to whoever it names."""
     nxt = next_link(link)
+    if not nxt:
+        return ""
     try:
-        url = urljoin(here, nxt) if nxt else ""
-        leaves = bool(url) and not same_origin(url, registry_origin)
-    except ValueError:  # e.g. <http://[::1>: no URL of this registry either
-        leaves = True
-    if leaves:
+        target = resolve_reference(checked_url(here), nxt)
+    except UnsafeUrlError as exc:  # <http://[::1>, a backslash, parsers that disagree
+        raise RegistryError(
+            "GET", redact_url(here), 200, reason=f"{purpose} next-page link refused: {exc}"
+        ) from None
+    if target.origin != registry_origin:
         raise RegistryError(
             "GET",
             redact_url(here),
             200,
-            reason=f"{purpose} next-page link leaves the registry: {redact_url(nxt or '')}",
+            reason=f"{purpose} next-page link leaves the registry: {target.redacted()}",
         )
-    return url
+    return target.geturl()
 
 
 # -- referrers ------------------------------------------------------------------------------

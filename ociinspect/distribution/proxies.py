@@ -45,7 +45,7 @@ from urllib.parse import quote, unquote
 
 import idna
 
-from ..errors import InsecureCredentialsError, OCIInspectError
+from ..errors import ClearTextProxyError, ProxyConfigError
 from .trace import REDACTED
 from .urls import UnsafeUrlError, Url, checked_url, redact
 
@@ -67,22 +67,6 @@ _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 #: NO_PROXY values longer than this, or with more entries, are refused (bounded work).
 MAX_NO_PROXY_LENGTH = 65_536
 MAX_NO_PROXY_ENTRIES = 4_096
-
-
-class ProxyConfigError(OCIInspectError, ValueError):
-    """A proxy variable that cannot be used: broken, unsupported (socks), or HTTP_PROXY under
-    CGI. The message names the variable and shows its value redacted."""
-
-    def __init__(self, variable: str, value: str, reason: str) -> None:
-        self.variable = variable
-        self.value = value
-        self.reason = reason
-        shown = f" ({value})" if value else ""
-        super().__init__(f"proxy variable {variable}{shown}: {reason}")
-
-
-class ClearTextProxyError(InsecureCredentialsError):
-    """Credentials would cross a proxy in clear text (a plain-http request through a proxy)."""
 
 
 @dataclass(frozen=True, repr=False)

@@ -197,6 +197,28 @@ def hint(rate: RateLimit | None, now: datetime, *, logged_in: bool, mirror_confi
     return "wait a few minutes, then retry"
 
 
+def retry_is_futile(rate: RateLimit | None, now: datetime, max_wait: float) -> bool:
+    """Whether retrying a 429 now is pointless: the registry said no quota is left, and the
+    reset is unknown or further away than ``max_wait`` seconds (Docker Hub's pull limit comes
+    back within hours, not within a retry budget)."""
+    if rate is None or not rate.exhausted:
+        return False
+    return rate.reset is None or (rate.reset - _utc(now)).total_seconds() > max_wait
+
+
+def error_reason(rate: RateLimit | None, hint_text: str) -> str:
+    """The reason of a :class:`~ociinspect.errors.RateLimitedError`: what the registry said of
+    the limit (never the source address), then the next step."""
+    if rate is None:
+        said = "the answer said nothing of the limit"
+    else:
+        public = RateLimit(rate.limit, rate.remaining, rate.window_seconds, rate.reset)
+        said = public.describe()
+        if rate.reset is None and said != "no rate-limit information":
+            said += "; no reset time announced"
+    return f"rate limited ({said}); next: {hint_text}"
+
+
 def is_pull(method: str, path: str) -> bool:
     """Whether Docker Hub counts this request as a pull: a GET of ``/v2/<name>/manifests/<ref>``.
 
@@ -476,7 +498,9 @@ __all__ = [
     "MAX_HEADERS",
     "MAX_VALUE_CHARS",
     "RateLimit",
+    "error_reason",
     "hint",
     "is_pull",
     "parse",
+    "retry_is_futile",
 ]

@@ -16,11 +16,10 @@ credentials); :func:`next_hop` is its rule for each hop:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
-from ..errors import InsecureRedirectError, RedirectError
-from .protocol import origin
+from ..errors import InsecureRedirectError, RedirectError, UnsafeUrlError
 from .trace import redact_url
+from .urls import checked_url, resolve_reference
 
 __all__ = ["REDIRECT_STATUSES", "Hop", "next_hop"]
 
@@ -40,22 +39,27 @@ class Hop:
 
 def next_hop(method: str, here: str, status: int, location: str, has_body: bool) -> Hop:
     """The hop that answers ``status`` + ``location`` to ``method here``, or the RedirectError
-    (InsecureRedirectError for a downgrade) that refuses it."""
+    (InsecureRedirectError for a downgrade) that refuses it.
+
+    The target is resolved and checked by :func:`~ociinspect.distribution.urls.resolve_reference`
+    (the one parser: a ``Location`` that urllib.parse and urllib3 would read as different hosts,
+    with a backslash, userinfo, a zone or a percent-encoded delimiter in its authority, is
+    refused with what each parser read), and ``Hop.url`` is the string that will be sent."""
     try:
-        there = urljoin(here, location)
-        moved = origin(there) != origin(here)
-        if urlsplit(there).scheme not in ("http", "https"):
-            raise ValueError("not http(s)")
-    except ValueError:  # a port over 65535, a broken IPv6 literal, file:, javascript:
+        base = checked_url(here)
+        there = resolve_reference(base, location)
+    except UnsafeUrlError as exc:  # a port over 65535, a broken IPv6 literal, file:, a differential
+        shown = f"; {exc}" if exc.readings else f": {exc.reason}"
         raise RedirectError(
-            method, redact_url(here), status, reason="unusable Location header"
+            method, redact_url(here), status, reason=f"unusable Location header{shown}"
         ) from None
-    if urlsplit(here).scheme == "https" and urlsplit(there).scheme != "https":
+    moved = there.origin != base.origin
+    if base.scheme == "https" and there.scheme != "https":
         raise InsecureRedirectError(
             method,
             redact_url(here),
             status,
-            reason=f"refusing redirect from https to {redact_url(there)}",
+            reason=f"refusing redirect from https to {there.redacted()}",
         )
     if status == 303 or (status in (301, 302) and method == "POST"):
         method, has_body = "GET", False
@@ -64,6 +68,6 @@ def next_hop(method: str, here: str, status: int, location: str, has_body: bool)
             method,
             redact_url(here),
             status,
-            reason=f"refusing to resend a request body to {redact_url(there)}",
+            reason=f"refusing to resend a request body to {there.redacted()}",
         )
-    return Hop(there, method, has_body, moved)
+    return Hop(there.geturl(), method, has_body, moved)

@@ -2,37 +2,90 @@
 
 :class:`RegistryClient <ociinspect.distribution.client.RegistryClient>` decides everything the
 protocol asks (auth, redirects, retries, verification) and talks to the network only through a
-:class:`Transport`: ``send(Request, timeout) -> Response``. Everything specific to an HTTP
-library lives in an adapter; :class:`RequestsTransport` is the one for ``requests``/urllib3.
+:class:`Transport`: ``send(Request, timeout, deadline) -> Response``. Everything specific to an
+HTTP library lives in an adapter; :class:`RequestsTransport` is the one for ``requests``/urllib3.
 
 A transport never follows a redirect, never decodes a body (``Content-Encoding`` is the
 client's business: bytes are hashed as sent), never adds credentials (``.netrc`` included) and
 raises :class:`TransportFailure` with a short reason that names no URL or header when no answer
-comes.
+comes. What :class:`RequestsTransport` decides per request, and nothing in the environment
+decides behind its back (``requests.Session.trust_env`` is off):
+
+- **the URL**: it sends only what :func:`~ociinspect.distribution.urls.checked_url` accepts, as
+  that function rebuilt it, so the host requests connects to is the host the client checked;
+- **the proxy**: :func:`~ociinspect.distribution.proxies.proxy_for` with Go's rules over the
+  environment it was given (loopback never proxied, ``NO_PROXY`` honoured); a plain-http request
+  that carries credentials never goes through a proxy
+  (:func:`~ociinspect.distribution.proxies.refuse_clear_credentials`); the proxy used is on the
+  :class:`Response` (``proxy``) for the trace;
+- **cookies**: one jar per origin (scheme, host, port): a cookie a registry sets goes back to that
+  registry only, never to the CDN it redirects to (RFC 6265 ignores ports; here an origin is
+  the unit), and never through a plain-http proxy; the ``Cookie`` header sent is on
+  ``Response.request`` for the trace;
+- **the deadline** (:mod:`~ociinspect.distribution.deadlines`): a watchdog thread shuts the
+  connection's socket down when the exchange outlives it, in whatever phase it is (connecting,
+  headers, body), and the failure says so (``TransportFailure.deadline``);
+- **the logs**: urllib3 logs request targets at DEBUG; a filter on its logger redacts their query
+  values (``?access_token=...``) before any handler sees them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import http.client
+import itertools
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .deadlines import Deadline, due, explain
+from .proxies import Proxy, proxy_for, refuse_clear_credentials
+from .urls import Url, checked_url, redact_target
 
 #: Unread bodies up to this size are drained (not dropped with the connection): see release().
 DRAIN_LIMIT = 64 * 1024
+#: The environment variables a transport reads (proxies, and the CA bundles requests honours).
+ENVIRONMENT = (
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+    "NO_PROXY", "no_proxy", "REQUEST_METHOD", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+)  # fmt: skip
+#: Cookies kept per origin, and origins kept (least recently used dropped): a registry that
+#: sets cookies without end costs a bounded amount of memory.
+MAX_COOKIES_PER_ORIGIN = 64
+MAX_COOKIE_ORIGINS = 256
 
 
 class TransportFailure(Exception):
-    """No answer: the connection failed, timed out or broke. ``reason`` names no URL or header."""
+    """No answer: the connection failed, timed out or broke. ``reason`` names no URL or header.
+    ``deadline`` is True when the exchange's :class:`~.deadlines.Deadline` ended it; ``proxy``
+    is the proxy the request went through (for the trace)."""
 
-    def __init__(self, reason: str, *, timeout: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, timeout: bool = False, deadline: bool = False,
+        proxy: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(reason)
         self.reason = reason
-        self.timeout = timeout
+        self.timeout = timeout or deadline
+        self.deadline = deadline
+        self.proxy = proxy
 
 
 @dataclass(frozen=True)
@@ -53,7 +106,10 @@ class Response(Protocol):
     headers: Mapping[str, str]
     #: The URL that answered.
     url: str
+    #: The request as sent (its headers include the ``Cookie`` the transport added).
     request: Request
+    #: The proxy the request went through (``http://proxy:3128``, credentials hidden), or None.
+    proxy: str | None
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header, as sent (``WWW-Authenticate`` may come several times)."""
@@ -61,7 +117,7 @@ class Response(Protocol):
 
     def chunks(self, size: int) -> Iterator[bytes]:
         """The body exactly as sent, in chunks of at most ``size``; :class:`TransportFailure`
-        when it breaks off."""
+        when it breaks off or its deadline runs out."""
         ...
 
     def release(self) -> None:
@@ -76,13 +132,252 @@ class Response(Protocol):
 class Transport(Protocol):
     """Sends requests. Thread-safe."""
 
-    def send(self, request: Request, timeout: tuple[float, float]) -> Response:
-        """Send ``request``; ``timeout`` is (connect, read) seconds."""
+    def send(
+        self, request: Request, timeout: tuple[float, float], deadline: Deadline | None = None
+    ) -> Response:
+        """Send ``request``; ``timeout`` is (connect, read) seconds for each wait, ``deadline``
+        bounds the whole exchange, body included, until the response is closed."""
         ...
 
     def close(self) -> None:
         """Close idle connections."""
         ...
+
+
+# --------------------------------------------------------------------------- failure reasons
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, exception arguments, urllib3's ``reason``),
+    breadth first, each once, at most 32."""
+    queue, seen = [exc], set[int]()
+    while queue and len(seen) < 32:
+        item = queue.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        linked = [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+        queue += [x for x in linked if isinstance(x, BaseException)]
+
+
+def _reason(exc: BaseException, proxy: str | None = None) -> TransportFailure:
+    """A short reason for a failed exchange, from the types of what failed (never from the
+    text, which holds the URL): it names no URL or header."""
+    chain = list(_causes(exc))
+
+    def has(*kinds: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, kinds)), None)
+
+    def fail(reason: str, **kwargs: bool) -> TransportFailure:
+        return TransportFailure(reason, proxy=proxy, **kwargs)
+
+    if has(ConnectionRefusedError):
+        return fail("connection refused")
+    if has(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        return fail("host name not resolved")
+    # urllib3's NewConnectionError is a ConnectTimeoutError too (history): not a timeout.
+    if has(requests.ConnectTimeout) or any(
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+        and not isinstance(e, urllib3.exceptions.NewConnectionError)
+        for e in chain
+    ):
+        return fail("connection timed out", timeout=True)
+    if has(requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return fail("no answer before the read timeout", timeout=True)
+    if has(http.client.LineTooLong):
+        limit = getattr(http.client, "_MAXLINE", 65536)
+        return fail(f"a line of the answer's headers is over {limit:,} bytes")
+    too_many = next((e for e in chain if type(e) is http.client.HTTPException), None)
+    if too_many is not None and "headers" in str(too_many):
+        limit = getattr(http.client, "_MAXHEADERS", 100)
+        return fail(f"the answer has more than {limit} header lines")
+    if has(http.client.BadStatusLine) and not has(http.client.RemoteDisconnected):
+        return fail("the answer's status line is not HTTP/1.x")
+    if has(ssl.SSLCertVerificationError):
+        return fail("TLS certificate not trusted or not for this host")
+    if has(requests.exceptions.SSLError, ssl.SSLError):
+        return fail("TLS handshake failed")
+    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        return fail(f"the proxy {proxy} refused or failed" if proxy else "the proxy failed")
+    if has(http.client.RemoteDisconnected):
+        return fail("the server closed the connection without answering")
+    if has(ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        return fail("connection reset")
+    if has(urllib3.exceptions.LocationParseError, requests.exceptions.InvalidURL):
+        return fail("the URL could not be used")
+    if has(requests.ConnectionError, urllib3.exceptions.HTTPError, OSError):
+        return fail("connection failed")
+    return fail(f"request failed ({type(exc).__name__})")
+
+
+def _body_reason(exc: BaseException) -> TransportFailure:
+    """Why reading a body failed (urllib3 ProtocolError / ReadTimeoutError / IncompleteRead)."""
+    chain = list(_causes(exc))
+    if any(isinstance(e, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) for e in chain):
+        return TransportFailure("no data before the read timeout", timeout=True)
+    short = next(
+        (e for e in chain if isinstance(e, (urllib3.exceptions.IncompleteRead,
+                                            http.client.IncompleteRead))), None,
+    )  # fmt: skip
+    if short is not None:
+        return TransportFailure("body cut short (the connection ended early)")
+    return TransportFailure(f"body cut short ({type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------- the watchdog
+
+
+class _Watch:
+    """One exchange under a deadline: the connection it runs on, the body bytes seen."""
+
+    __slots__ = ("deadline", "received", "conn", "fired", "done", "lock")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.received = 0
+        self.conn: Any = None
+        self.fired = False
+        self.done = False
+        self.lock = threading.Lock()
+
+    def due(self) -> float:
+        return due(self.deadline, self.received)
+
+    def failure(self, proxy: str | None = None) -> TransportFailure:
+        reason = explain(self.deadline, self.received, time.monotonic())
+        return TransportFailure(reason, deadline=True, proxy=proxy)
+
+    def kill(self) -> bool:
+        """Shut the connection's socket down (the blocked reader wakes up); False while the
+        connection has no socket yet (still connecting: the connect timeout bounds that)."""
+        with self.lock:
+            if self.done:
+                return True
+            self.fired = True
+            sock = getattr(self.conn, "sock", None)
+        raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+        if not isinstance(raw, socket.socket):
+            return False
+        with contextlib.suppress(OSError):
+            # socket.socket's own method: an SSLSocket's would unwrap TLS under a reader.
+            socket.socket.shutdown(raw, socket.SHUT_RDWR)
+        return True
+
+
+class _Watchdog:
+    """One daemon thread per transport that ends exchanges past their deadline."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._cond = threading.Condition()
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watch: _Watch) -> None:
+        with self._cond:
+            if len(self._heap) > 4096:  # finished exchanges wait for their due time: drop them
+                self._heap = [item for item in self._heap if not item[2].done]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (watch.due(), next(self._count), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="ociinspect deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                when, _, watch = self._heap[0]
+                now = time.monotonic()
+                if when > now:
+                    self._cond.wait(min(when - now, 60.0))
+                    continue
+                heapq.heappop(self._heap)
+            if watch.done:
+                continue
+            later = watch.due()  # a rate deadline moves as bytes arrive
+            if later > time.monotonic():
+                with self._cond:
+                    heapq.heappush(self._heap, (later, next(self._count), watch))
+                continue
+            if not watch.kill():
+                with self._cond:  # not connected yet: look again shortly
+                    heapq.heappush(self._heap, (time.monotonic() + 0.05, next(self._count), watch))
+
+
+def _watched_pools(local: threading.local) -> dict[str, type[HTTPConnectionPool]]:
+    """Pool classes that hand each request's connection to the watch of the thread sending it
+    (the only place urllib3 shows the connection before the headers are read), and take it
+    back when the connection returns to the pool (its body read): a watch never shuts a
+    connection another request is using."""
+    owners: weakref.WeakKeyDictionary[Any, _Watch] = weakref.WeakKeyDictionary()
+    lock = threading.Lock()
+
+    def attach(conn: Any) -> None:
+        watch: _Watch | None = getattr(local, "watch", None)
+        if watch is not None:
+            with watch.lock:
+                watch.conn = conn
+            with lock:
+                owners[conn] = watch
+
+    def detach(conn: Any) -> None:
+        if conn is None:
+            return
+        with lock:
+            watch = owners.pop(conn, None)
+        if watch is not None:
+            with watch.lock:
+                watch.conn, watch.done = None, True
+
+    class WatchedHTTPPool(HTTPConnectionPool):
+        def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+            attach(conn)
+            return super()._make_request(conn, *args, **kwargs)
+
+        def _put_conn(self, conn: Any) -> None:
+            detach(conn)
+            super()._put_conn(conn)
+
+    class WatchedHTTPSPool(HTTPSConnectionPool):
+        def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+            attach(conn)
+            return super()._make_request(conn, *args, **kwargs)
+
+        def _put_conn(self, conn: Any) -> None:
+            detach(conn)
+            super()._put_conn(conn)
+
+    return {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
+
+
+# --------------------------------------------------------------------------- logs
+
+
+class _RedactTargets(logging.Filter):
+    """Redacts the query values of request targets in urllib3's DEBUG records
+    (``"GET /blob?access_token=..."``): pre-signed URLs carry credentials there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and "?" in a for a in record.args
+        ):
+            record.args = tuple(
+                redact_target(a) if isinstance(a, str) and "?" in a else a for a in record.args
+            )
+        return True
+
+
+def _install_log_filter() -> None:
+    """Add :class:`_RedactTargets` to urllib3's pool logger once per process."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactTargets) for f in logger.filters):
+        logger.addFilter(_RedactTargets())
 
 
 # --------------------------------------------------------------------------- the requests adapter
@@ -107,37 +402,39 @@ def _hide_location(resp: requests.Response, **kwargs: Any) -> requests.Response:
     return resp
 
 
-def _reason(exc: requests.RequestException) -> TransportFailure:
-    """A short reason for a failed exchange that names no URL or header."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return TransportFailure("connection timed out", timeout=True)
-    if isinstance(exc, requests.ReadTimeout):
-        return TransportFailure("no answer before the read timeout", timeout=True)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransportFailure("TLS handshake failed")
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return TransportFailure("the proxy refused or failed")
-    text = str(exc)
-    if "header" in text.lower() and ("too long" in text.lower() or "line" in text.lower()):
-        return TransportFailure("the answer's headers could not be read (too long or malformed)")
-    if isinstance(exc, requests.ConnectionError):
-        if "Connection refused" in text:
-            return TransportFailure("connection refused")
-        if "Name or service not known" in text or "nodename nor servname" in text:
-            return TransportFailure("host name not resolved")
-        if "reset" in text.lower() or "aborted" in text.lower():
-            return TransportFailure("connection reset")
-        return TransportFailure("connection failed")
-    return TransportFailure(f"request failed ({type(exc).__name__})")
+class _NoCookies(DefaultCookiePolicy):
+    """The session-wide jar's policy: it keeps and sends nothing (jars are per origin)."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
 
 
 class _ResolvingAdapter(HTTPAdapter):
     """An HTTPAdapter that connects to ``resolve[host]`` (address, port) for the hosts named
-    there, keeping the host name for ``Host``, TLS SNI and certificate checks."""
+    there, keeping the host name for ``Host``, TLS SNI and certificate checks; its pools hand
+    connections to the deadline watch of the sending thread."""
 
-    def __init__(self, resolve: Mapping[str, tuple[str, int]], **kwargs: Any) -> None:
+    def __init__(
+        self, resolve: Mapping[str, tuple[str, int]], local: threading.local, **kwargs: Any
+    ) -> None:
         self._resolve = {host.lower().rstrip("."): target for host, target in resolve.items()}
+        self._pools = _watched_pools(local)
         super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
+    def maps(self, host: str) -> bool:
+        return host in self._resolve
 
     def _target(self, url: str) -> tuple[str, tuple[str, int]] | None:
         host = (urlsplit(url).hostname or "").lower()
@@ -179,15 +476,23 @@ class _ResolvingAdapter(HTTPAdapter):
 class _RequestsResponse:
     """A :class:`Response` over a streamed ``requests.Response``."""
 
-    def __init__(self, resp: requests.Response, request: Request) -> None:
+    def __init__(
+        self,
+        resp: requests.Response,
+        request: Request,
+        proxy: str | None = None,
+        watch: _Watch | None = None,
+    ) -> None:
         location = getattr(resp, _HIDDEN_LOCATION, None)
         if location is not None:
             resp.headers["Location"] = location
         self._resp = resp
+        self._watch = watch
         self.status_code = resp.status_code
         self.headers: Mapping[str, str] = resp.headers
-        self.url = resp.url or request.url
+        self.url = request.url
         self.request = request
+        self.proxy = proxy
 
     def __repr__(self) -> str:
         return f"<Response {self.status_code}>"
@@ -203,13 +508,28 @@ class _RequestsResponse:
         return [value] if value else []
 
     def chunks(self, size: int) -> Iterator[bytes]:
+        raw, watch = self._resp.raw, self._watch
+        failure: TransportFailure | None = None
         try:
-            yield from self._resp.raw.stream(size, decode_content=False)
+            while True:
+                # read1: one read from the socket at most, so a rate deadline sees every byte
+                data = raw.read1(size, decode_content=False)
+                if not data:
+                    break
+                if watch is not None:
+                    watch.received += len(data)
+                yield data
         except Exception as exc:  # urllib3 ProtocolError / ReadTimeoutError: name what broke
-            name = type(exc).__name__
-            if "Timeout" in name:
-                raise TransportFailure("no data before the read timeout", timeout=True) from None
-            raise TransportFailure(f"body cut short ({name})") from None
+            failure = _body_reason(exc)
+        if watch is not None and watch.fired:
+            failure = watch.failure(self.proxy)  # an early end because the deadline struck
+        if failure is not None:
+            raise failure
+
+    def _finish(self) -> None:
+        if self._watch is not None:
+            with self._watch.lock:
+                self._watch.done = True
 
     def release(self) -> None:
         length = self.headers.get("Content-Length", "")
@@ -219,16 +539,29 @@ class _RequestsResponse:
             if drain is not None:
                 with contextlib.suppress(Exception):  # a broken connection is simply not reused
                     drain()
+        self._finish()
         self._resp.close()
 
     def close(self) -> None:
+        self._finish()
         self._resp.close()
+
+
+def _carries_credentials(request: Request) -> bool:
+    """Whether a request holds something a proxy must not read: an ``Authorization`` header or
+    a body (the token form, which may hold a refresh token)."""
+    named = any(k.lower() in ("authorization", "proxy-authorization") for k in request.headers)
+    return named or bool(request.body)
 
 
 class RequestsTransport:
     """The ``requests`` adapter: one connection pool per session, keep-alive, no redirects,
-    no decoding, no ``.netrc``; ``resolve`` maps host names to (address, port) and
-    ``ca_bundle`` names the CA certificates to trust (PEM) instead of the default ones."""
+    no decoding, no ``.netrc``, nothing from the environment but what ``env`` holds.
+
+    ``resolve`` maps host names to (address, port); ``ca_bundle`` names the CA certificates
+    to trust (PEM) instead of the default ones (or of ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
+    in ``env``). ``env`` (default: ``os.environ`` now) is read for :data:`ENVIRONMENT` only.
+    """
 
     def __init__(
         self,
@@ -237,37 +570,120 @@ class RequestsTransport:
         pool_size: int = 32,
         resolve: Mapping[str, tuple[str, int]] | None = None,
         ca_bundle: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        self._local = threading.local()
+        self._adapter: _ResolvingAdapter | None = None
+        given = session is not None
         if session is None:
             session = requests.Session()
-            adapter = _ResolvingAdapter(resolve or {}, pool_connections=16, pool_maxsize=pool_size)
+            adapter = _ResolvingAdapter(
+                resolve or {}, self._local, pool_connections=16, pool_maxsize=pool_size
+            )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            self._adapter = adapter
+        else:  # a caller's session: its pools hand connections to the deadline watch too
+            pools = _watched_pools(self._local)
+            for mounted in session.adapters.values():
+                manager = getattr(mounted, "poolmanager", None)
+                if manager is not None:
+                    manager.pool_classes_by_scheme = pools
+        session.trust_env = False  # proxies, .netrc and CA bundles: decided here, per request
+        session.cookies.set_policy(_NoCookies())
         self.session = session
-        #: Given per request, so ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot override it
-        #: (None: requests' default trust, which those variables may set).
-        self.verify: str | None = ca_bundle
+        source = os.environ if env is None else env
+        self.env = {k: source[k] for k in ENVIRONMENT if source.get(k)}
+        #: Given per request (None: the session's ``verify``, True unless a caller's session
+        #: says otherwise). Without a session of the caller's, the env's CA bundle as requests
+        #: would take it.
+        env_bundle = self.env.get("REQUESTS_CA_BUNDLE") or self.env.get("CURL_CA_BUNDLE")
+        self.verify: str | None = ca_bundle or (None if given else env_bundle)
+        self._jars: OrderedDict[tuple[str, str, int], RequestsCookieJar] = OrderedDict()
+        self._jar_lock = threading.Lock()
+        self._watchdog = _Watchdog()
+        _install_log_filter()
 
     def __repr__(self) -> str:
         return "<RequestsTransport>"
 
-    def send(self, request: Request, timeout: tuple[float, float]) -> Response:
+    def proxy(self, url: Url) -> Proxy | None:
+        """The proxy a request to ``url`` goes through (None: direct)."""
+        if self._adapter is not None and self._adapter.maps(url.host):
+            return None  # connected to the mapped address, never through a proxy
+        return proxy_for(url, self.env)
+
+    def _jar(self, origin: tuple[str, str, int]) -> RequestsCookieJar:
+        with self._jar_lock:
+            jar = self._jars.get(origin)
+            if jar is None:
+                jar = self._jars[origin] = RequestsCookieJar()
+                while len(self._jars) > MAX_COOKIE_ORIGINS:
+                    self._jars.popitem(last=False)
+            self._jars.move_to_end(origin)
+            return jar
+
+    def _keep_cookies(self, jar: RequestsCookieJar, resp: requests.Response) -> None:
+        with self._jar_lock:
+            extract_cookies_to_jar(jar, resp.request, resp.raw)
+            if len(jar) > MAX_COOKIES_PER_ORIGIN:
+                cookies: list[Any] = list(CookieJar.__iter__(jar))  # Cookie objects
+                for cookie in cookies[MAX_COOKIES_PER_ORIGIN:]:
+                    jar.clear(cookie.domain, cookie.path, cookie.name)
+
+    def send(
+        self, request: Request, timeout: tuple[float, float], deadline: Deadline | None = None
+    ) -> Response:
+        url = checked_url(request.url)  # UnsafeUrlError: nothing is sent
+        proxy = self.proxy(url)
+        refuse_clear_credentials(url, proxy, _carries_credentials(request))
+        shown = proxy.display if proxy is not None else None
+        clear_proxy = proxy is not None and url.scheme == "http"
+        jar = self._jar(url.origin)
+        with self._jar_lock:
+            cookies = None if clear_proxy or not len(jar) else RequestsCookieJar()
+            if cookies is not None:
+                cookies.update(jar)
+        watch = _Watch(deadline) if deadline is not None else None
+        if watch is not None:
+            self._watchdog.watch(watch)
+        self._local.watch = watch
+        failure: TransportFailure | None = None
         try:
             resp = self.session.request(
                 request.method,
-                request.url,
+                url.geturl(),
                 headers=dict(request.headers),
                 data=request.body,
+                cookies=cookies,
                 stream=True,
                 allow_redirects=False,
                 timeout=timeout,
                 auth=_no_netrc,
                 hooks={"response": [_hide_location]},
-                verify=self.verify,
+                verify=self.verify,  # None: the session's (True unless a test set one)
+                proxies={url.scheme: proxy.requests_url()} if proxy is not None else {},
             )
-        except requests.RequestException as exc:
-            raise _reason(exc) from None
-        return _RequestsResponse(resp, request)
+        except (requests.RequestException, OSError, ValueError, http.client.HTTPException) as exc:
+            failure = _reason(exc, shown)
+        finally:
+            self._local.watch = None
+        if watch is not None and watch.fired:
+            if failure is None:
+                resp.close()
+            failure = watch.failure(shown)
+        if failure is not None:
+            if watch is not None:
+                watch.done = True
+            raise failure  # outside the except block: no __context__ holding the URL
+        if not clear_proxy:
+            self._keep_cookies(jar, resp)
+        sent = dict(request.headers)
+        cookie = resp.request.headers.get("Cookie") if resp.request is not None else None
+        if cookie:
+            sent["Cookie"] = cookie
+        as_sent = Request(request.method, url.geturl(), sent, request.body)
+        return _RequestsResponse(resp, as_sent, shown, watch)
 
     def close(self) -> None:
         self.session.close()
@@ -275,6 +691,7 @@ class RequestsTransport:
 
 __all__ = [
     "DRAIN_LIMIT",
+    "ENVIRONMENT",
     "Request",
     "RequestsTransport",
     "Response",

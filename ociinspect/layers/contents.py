@@ -29,13 +29,21 @@ How the archive is read, and why:
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import io
+import math
+import queue
+import re
 import stat
+import struct
 import tarfile
-from collections.abc import Generator, Iterable, Iterator
+import threading
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from ..errors import ArchiveError, OCIInspectError, SizeLimitError
 from .compression import decompressor
@@ -138,6 +146,12 @@ class TarEntry:
       i.e. a naive extractor would write outside its root. Listing never extracts.
     - ``link_missing``: a hardlink whose target was not listed earlier in this layer.
     - ``duplicate``: an earlier entry of this layer had the same path (both are listed).
+    - ``content_digest``: ``sha256:<hex>`` of a regular file's data, when the listing was asked
+      for it (``digests=True``); None otherwise, and for other types and sparse files.
+    - ``mtime_ns``: ``mtime`` in integer nanoseconds, exact (a PAX ``mtime`` such as
+      ``1700000000.123456789`` keeps every digit, which the float ``mtime`` cannot); None when
+      the time is not finite or beyond what int64 nanoseconds hold (and for entries made in
+      code without it).
     """
 
     path: str
@@ -159,6 +173,8 @@ class TarEntry:
     undecodable: bool = False
     devmajor: int = 0
     devminor: int = 0
+    content_digest: str | None = None
+    mtime_ns: int | None = None
 
     def __post_init__(self) -> None:
         if self.type not in _S_IFMT:
@@ -187,6 +203,51 @@ class _SourceFailure(Exception):
 # --- the tar side ------------------------------------------------------------------------------
 
 
+#: Decompressed bytes hashed inline before the rest goes to a helper thread (:class:`_Hasher`).
+_THREAD_AFTER = 8 * MiB
+_QUEUE_DEPTH = 8  # pieces waiting for the helper: memory stays bounded
+
+
+class _Hasher:
+    """sha256 of the decompressed stream (the diff_id). Past :data:`_THREAD_AFTER` bytes the
+    pieces are hashed in a helper thread: hashlib releases the GIL, so on a second core hashing
+    overlaps decompression and tar parsing instead of adding to them. At most
+    :data:`_QUEUE_DEPTH` pieces (of at most 1 MiB) wait."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._seen = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, piece: bytes) -> None:
+        if self._queue is None:
+            self._seen += len(piece)
+            if self._seen < _THREAD_AFTER:
+                self._hash.update(piece)
+                return
+            self._queue = queue.Queue(_QUEUE_DEPTH)
+            self._thread = threading.Thread(target=self._run, name="ociinspect-diffid", daemon=True)
+            self._thread.start()
+        self._queue.put(piece)
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (piece := self._queue.get()) is not None:
+            self._hash.update(piece)
+
+    def close(self) -> None:
+        """Stop the helper once the queued pieces are hashed; safe to call twice."""
+        if self._thread is not None and self._thread.is_alive():
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hash.hexdigest()
+
+
 class _Stream:
     """Forward-only file object over decompressed pieces, counting and hashing every byte."""
 
@@ -198,7 +259,7 @@ class _Stream:
         self._pos = 0
         self._start = 0  # stream offset of _buf[0]
         self.total = 0
-        self.sha256 = hashlib.sha256()
+        self.sha256 = _Hasher()
         self.budget = limits.max_pax_header
         self.last_read = b""
 
@@ -259,6 +320,31 @@ class _Stream:
         self._pos += skip
         return offset
 
+    def unread(self, data: bytes) -> None:
+        """Put back ``data``, the bytes just read (a header handed to tarfile after all)."""
+        self.budget += len(data)
+        if len(data) <= self._pos:  # still in the current piece: step back
+            self._pos -= len(data)
+            return
+        here = self.tell()
+        self._buf = data + self._buf[self._pos :]
+        self._start = here - len(data)
+        self._pos = 0
+
+    def hash_data(self, size: int) -> str:
+        """``sha256:<hex>`` of the next ``size`` bytes (a file's data), read past; header budget
+        untouched. A stream that ends first leaves the digest of what there was (the listing
+        then fails on the missing data)."""
+        digest = hashlib.sha256()
+        while size:
+            if self._pos == len(self._buf) and not self._pull():
+                break
+            take = min(size, len(self._buf) - self._pos)
+            digest.update(memoryview(self._buf)[self._pos : self._pos + take])
+            self._pos += take
+            size -= take
+        return "sha256:" + digest.hexdigest()
+
     def write(self, data: bytes) -> int:
         raise io.UnsupportedOperation("a layer listing is read-only")
 
@@ -301,7 +387,214 @@ def _whiteout(key: str) -> tuple[str | None, str | None]:
     return "file", f"{parent}/{target}" if parent else target
 
 
-def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> TarEntry:
+#: Seconds beyond which an mtime is not kept in nanoseconds (int64 ns reach year 2262).
+_MAX_NS_SECONDS = (1 << 63) // 1_000_000_000
+
+
+def _mtime_ns(info: tarfile.TarInfo | _Header) -> int | None:
+    """The entry's mtime in integer nanoseconds: from the PAX record's text when there is one
+    (every digit kept), else from the header's integer seconds."""
+    text = info.pax_headers.get("mtime") if info.pax_headers else None
+    if text is not None:
+        try:
+            value = decimal.Decimal(text.strip())
+        except (decimal.InvalidOperation, ValueError):
+            value = None
+        if value is not None and value.is_finite() and abs(value) < _MAX_NS_SECONDS:
+            return int(value.scaleb(9).to_integral_value(rounding=decimal.ROUND_FLOOR))
+    mtime = info.mtime
+    if isinstance(mtime, int) and abs(mtime) < _MAX_NS_SECONDS:
+        return mtime * 1_000_000_000
+    if isinstance(mtime, float) and math.isfinite(mtime) and abs(mtime) < _MAX_NS_SECONDS:
+        return round(mtime * 1e9)
+    return None
+
+
+class _Header:
+    """A plain ustar/GNU header read by :func:`_fast_header`: the attributes :func:`_entry`
+    reads from a :class:`tarfile.TarInfo`."""
+
+    __slots__ = (
+        "name", "linkname", "type", "size", "mode", "uid", "gid", "uname", "gname", "mtime",
+        "devmajor", "devminor", "offset_data", "pax_headers",
+    )
+    sparse = None
+
+    name: str
+    linkname: str
+    type: bytes
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    uname: str
+    gname: str
+    mtime: int | float
+    devmajor: int
+    devminor: int
+    offset_data: int
+    pax_headers: Mapping[str, str]
+
+
+_NO_PAX: Mapping[str, str] = MappingProxyType({})
+
+
+#: Typeflags :func:`_fast_header` reads itself; anything else goes to tarfile.
+_FAST_TYPES = frozenset(
+    {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE,
+     tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE}
+)
+_DATA_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+_SIGNED = struct.Struct("148b8x356b")
+
+
+@lru_cache(maxsize=4096)  # modes, owners, device numbers and often times repeat
+def _octal(field: bytes) -> int:
+    """tarfile's ``nti`` for plain octal fields (NUL-terminated, blank-padded); ValueError for
+    anything else (base-256 numbers, garbage), which tarfile then reads or refuses itself."""
+    if field[-1] in (0, 32):  # the usual "0000644\0": what precedes the terminator, if it parses
+        try:
+            return int(field[:-1], 8)
+        except ValueError:
+            pass
+    end = field.find(b"\0")
+    return int((field if end < 0 else field[:end]).strip() or b"0", 8)
+
+
+def _text(field: bytes) -> str:
+    end = field.find(b"\0")
+    return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
+
+
+def _fast_header(buf: bytes, offset: int) -> _Header | None:
+    """The header block at ``offset`` read as tarfile's ``TarInfo.frombuf`` and
+    ``_proc_builtin`` would read it, for the plain cases only: a typeflag of
+    :data:`_FAST_TYPES`, octal numbers, a valid checksum, no data behind a non-file entry, no
+    old-style directory (``AREGTYPE`` with a trailing slash). None for anything else (end of
+    archive, PAX and GNU extensions, damage): the caller hands that block to tarfile, so every
+    unusual case keeps tarfile's exact behaviour. About 5x faster than tarfile per entry."""
+    kind = buf[156:157]
+    if len(buf) != _BLOCK or kind not in _FAST_TYPES:
+        return None
+    try:
+        chksum = _octal(buf[148:156])
+        size = _octal(buf[124:136])
+        header = _Header()
+        header.mode = _octal(buf[100:108])
+        header.uid = _octal(buf[108:116])
+        header.gid = _octal(buf[116:124])
+        header.mtime = _octal(buf[136:148])
+        header.devmajor = _octal(buf[329:337])
+        header.devminor = _octal(buf[337:345])
+    except ValueError:
+        return None
+    unsigned = 256 + sum(buf) - sum(buf[148:156])
+    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
+        return None
+    if kind not in _DATA_TYPES and size:
+        return None  # tarfile reads no data for these: its own reading decides
+    name = _text(buf[0:100])
+    if kind == tarfile.AREGTYPE and name.endswith("/"):
+        return None
+    prefix = _text(buf[345:500])
+    if kind == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    if prefix:
+        name = prefix + "/" + name
+        if kind == tarfile.DIRTYPE:
+            name = name.rstrip("/")
+    header.name = name
+    header.linkname = _text(buf[157:257])
+    header.type = kind
+    header.size = size
+    header.uname = _text(buf[265:297])
+    header.gname = _text(buf[297:329])
+    header.offset_data = offset + _BLOCK
+    header.pax_headers = _NO_PAX
+    return header
+
+
+def _checked_size(buf: bytes, kind: bytes) -> int | None:
+    """The size field of a header block of typeflag ``kind`` with a valid checksum, else None."""
+    if len(buf) != _BLOCK or buf[156:157] != kind:
+        return None
+    try:
+        chksum = _octal(buf[148:156])
+        size = _octal(buf[124:136])
+    except ValueError:
+        return None
+    unsigned = 256 + sum(buf) - sum(buf[148:156])
+    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
+        return None
+    return size
+
+
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")  # tarfile's, to read records exactly as it does
+_PAX_CHARSET = re.compile(rb"\d+ hdrcharset=([^\n]+)\n")
+_PAX_INTEGERS = frozenset({"size", "uid", "gid"})
+_PAX_ATTRIBUTES = {"path": "name", "linkpath": "linkname", "size": "size", "mtime": "mtime",
+                   "uid": "uid", "gid": "gid", "uname": "uname", "gname": "gname"}
+
+
+def _pax_text(raw: bytes) -> str:
+    """tarfile's ``_decode_pax_field`` with utf-8 and surrogateescape."""
+    try:
+        return raw.decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape")
+
+
+def _pax_records(data: bytes) -> dict[str, str] | None:
+    """The records of an extended header's data, parsed as tarfile's ``_proc_pax`` does; None
+    when tarfile must decide (a zero length, ``hdrcharset``, GNU sparse keys)."""
+    if b"hdrcharset=" in data and _PAX_CHARSET.search(data):
+        return None
+    found: dict[str, str] = {}
+    pos = 0
+    while (match := _PAX_RECORD.match(data, pos)) is not None:
+        length = int(match.group(1))
+        if length == 0:
+            return None
+        keyword = _pax_text(match.group(2))
+        if keyword.startswith("GNU.sparse."):
+            return None
+        found[keyword] = _pax_text(data[match.end(2) + 1 : match.start(1) + length - 1])
+        pos += length
+    return found
+
+
+def _apply_pax(header: _Header, records: dict[str, str]) -> None:
+    """tarfile's ``_apply_pax_info`` on a plain header."""
+    for keyword, value in records.items():
+        attribute = _PAX_ATTRIBUTES.get(keyword)
+        if attribute is None:
+            continue
+        converted: Any = value
+        if keyword in _PAX_INTEGERS:
+            try:
+                converted = int(value)
+            except ValueError:
+                converted = 0
+        elif keyword == "mtime":
+            try:
+                converted = float(value)
+            except ValueError:
+                converted = 0
+        elif keyword == "path":
+            converted = value.rstrip("/")
+        setattr(header, attribute, converted)
+    header.pax_headers = records
+
+
+def _data_end(header: tarfile.TarInfo | _Header) -> int:
+    """Where the entry's data blocks end (the next header), as tarfile counts them."""
+    blocks, rest = divmod(header.size, _BLOCK)
+    return header.offset_data + (blocks + (rest > 0)) * _BLOCK
+
+
+def _entry(
+    info: tarfile.TarInfo | _Header, seen: set[str], what: str, digest: str | None = None
+) -> TarEntry:
     for field in ("size", "uid", "gid"):  # Go's archive/tar reads these as int64 too
         value = getattr(info, field)
         if not 0 <= value < 1 << 63:
@@ -344,6 +637,8 @@ def _entry(info: tarfile.TarInfo, seen: set[str], what: str) -> TarEntry:
         undecodable=undecodable,
         devmajor=info.devmajor if kind in ("char", "block") else 0,
         devminor=info.devminor if kind in ("char", "block") else 0,
+        content_digest=digest,
+        mtime_ns=_mtime_ns(info),
     )
 
 
@@ -363,9 +658,12 @@ class LayerListing(Iterator[TarEntry]):
         *,
         limits: Limits | None = None,
         what: str = "layer",
+        digests: bool = False,
     ) -> None:
         self._decompress = decompressor(compression)  # ValueError for an unknown one
         self.what = what
+        #: Whether each regular file's data is hashed (:attr:`TarEntry.content_digest`).
+        self.digests = digests
         self.compression = compression
         self.limits = limits or Limits()
         self.compressed_size = 0
@@ -422,11 +720,9 @@ class LayerListing(Iterator[TarEntry]):
                 fileobj=stream, mode="r", encoding="utf-8", errors="surrogateescape"
             )
             seen: set[str] = set()
-            while True:
-                stream.budget = self.limits.max_pax_header
-                info = tar.next()
-                if info is None:
-                    break
+            stream.budget = self.limits.max_pax_header
+            info: tarfile.TarInfo | _Header | None = tar.next()  # read by TarFile() already
+            while info is not None:
                 # TarFile keeps every member it read (undocumented list); a listing must not.
                 tar.members.clear()  # type: ignore[attr-defined]
                 self.entry_count += 1
@@ -435,7 +731,12 @@ class LayerListing(Iterator[TarEntry]):
                         f"{what} has more than {self.limits.max_entries} entries "
                         "(Limits.max_entries)"
                     )
-                yield _entry(info, seen, what)
+                digest = None
+                if self.digests and info.type in _DATA_TYPES and info.sparse is None:
+                    digest = stream.hash_data(info.size)
+                yield _entry(info, seen, what, digest)
+                stream.budget = self.limits.max_pax_header
+                info = _next_header(stream, tar, what)
             _check_end(stream, tar, what)
             stream.drain()
         except _SourceFailure as failure:
@@ -452,11 +753,67 @@ class LayerListing(Iterator[TarEntry]):
             raise ArchiveError(
                 f"{what}: malformed tar at offset {stream.tell()}: {detail}"
             ) from exc
+        finally:
+            stream.sha256.close()
         self._uncompressed_size = stream.total
         self._diff_id = "sha256:" + stream.sha256.hexdigest()
 
 
-def _check_end(stream: _Stream, tar: tarfile.TarFile, what: str) -> None:
+def _next_header(
+    stream: _Stream, tar: tarfile.TarFile, what: str
+) -> tarfile.TarInfo | _Header | None:
+    """The entry after the one just read: a plain header read here (:func:`_fast_header`),
+    anything else by tarfile from the same offset, so its rules (PAX and GNU extensions, global
+    headers, the end of the archive, damage) apply unchanged."""
+    offset: int = tar.offset  # type: ignore[attr-defined]  # where tarfile expects the next header
+    if tar.pax_headers:  # a global PAX header applies to every later entry: tarfile's job
+        return tar.next()
+    if stream.tell() != offset and stream.seek(offset) != offset:
+        raise ArchiveError(
+            f"{what}: malformed tar at offset {stream.tell()}: unexpected end of data"
+        )
+    read: list[bytes] = [stream.read(_BLOCK)]
+    header = _fast_header(read[0], offset)
+    if header is None:
+        header = _fast_extended(stream, read, offset)
+    if header is None:
+        for data in reversed(read):
+            stream.unread(data)
+        return tar.next()
+    end = _data_end(header) if header.type in _DATA_TYPES else header.offset_data
+    tar.offset = end  # type: ignore[attr-defined]
+    return header
+
+
+def _fast_extended(stream: _Stream, read: list[bytes], offset: int) -> _Header | None:
+    """A PAX extended header (``x``) and the plain header it extends, read as tarfile's
+    ``_proc_pax`` reads them (every entry of GNU tar's ``--format=posix`` has one); None, with
+    what was read appended to ``read``, when tarfile must decide."""
+    size = _checked_size(read[0], tarfile.XHDTYPE)
+    if size is None:
+        return None
+    blocks, rest = divmod(size, _BLOCK)
+    length = (blocks + (rest > 0)) * _BLOCK
+    read.append(stream.read(length))  # SizeLimitError over the header budget, as for tarfile
+    if len(read[-1]) != length:
+        return None
+    records = _pax_records(read[-1])
+    if records is None:
+        return None
+    read.append(stream.read(_BLOCK))
+    header = _fast_header(read[-1], offset + _BLOCK + length)
+    if header is not None:
+        _apply_pax(header, records)
+    return header
+
+
+class _Ended(Protocol):
+    """What :func:`_check_end` reads of a stream: the bytes of its last read."""
+
+    last_read: bytes
+
+
+def _check_end(stream: _Ended, tar: tarfile.TarFile, what: str) -> None:
     """Tell an archive that ended from one whose next header is cut short or invalid.
 
     tarfile stops quietly on either once it has read one member. Accepted ends: a zero block
@@ -477,14 +834,18 @@ def iter_entries(
     *,
     limits: Limits | None = None,
     what: str = "layer",
+    digests: bool = False,
 ) -> LayerListing:
     """List a layer blob streamed as byte ``chunks``; ``compression`` is gzip, zstd or none.
 
     ``what`` names the layer in errors (e.g. its digest). Raises :class:`ArchiveError` for a
     corrupt, truncated or malformed blob and :class:`SizeLimitError` past ``limits``; errors of
     the chunk iterator itself pass through unchanged. See :class:`LayerListing` for totals.
+    ``digests=True`` also hashes each regular file's data (:attr:`TarEntry.content_digest`).
+    The listing computes the layer's diff_id but does not know the config's: compare them with
+    :func:`ociinspect.layers.verify.check_diff_id`.
     """
-    return LayerListing(chunks, compression, limits=limits, what=what)
+    return LayerListing(chunks, compression, limits=limits, what=what, digests=digests)
 
 
 __all__ = [

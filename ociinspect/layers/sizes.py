@@ -16,6 +16,8 @@ cheapest to dearest, as :attr:`UncompressedSize.how` says:
 ``zstd-header``    no     Frame_Content_Size of the first zstd frame (RFC 8878 section
                           3.1.1.1), from the blob's first 18 bytes
 ``annotation``     no     eStargz's ``io.containers.estargz.uncompressed-size`` annotation
+``seen``           no     at least this many bytes: a reader that stopped early (reading one
+                          file) decompressed them, and no estimate says more
 ``unknown``        no     none of these (not asked, a header without a size, a multi-part
                           layout such as zstd:chunked, or the read failed)
 =================  =====  ==============================================================
@@ -26,8 +28,17 @@ Estimates cost one small read per layer: a ``Range`` request to a registry (``by
 compressed digest, in the session's memory (:class:`SizeMemo`) and, for a registry source with a
 disk cache, in the cache's metadata (:meth:`~ociinspect.cache.BlobCache.put_meta`), so a later run
 repeats no request and a later process knows what an earlier one streamed. An exact size is never
-replaced by an estimate. A failed estimate is ``unknown`` (logged), never an error: the tables
-that show it are about something else.
+replaced by an estimate, and no estimate is shown below what bytes already seen prove (the blob's
+own size for a zstd frame, :func:`zstd_floor`; the decompressed bytes a partial read counted,
+:meth:`SizeMemo.saw`). A failed estimate is ``unknown`` (logged), never an error: the tables that
+show it are about something else.
+
+diff_ids: a layer decompressed here (``sizes="exact"``, or a registry that answered a ``Range``
+request with the whole blob) is checked against the diff_id its image's config lists
+(:class:`Expected`, :func:`~ociinspect.layers.verify.check_diff_id`) before its size is
+remembered; a mismatch raises :class:`~ociinspect.errors.DiffIdMismatchError` and nothing is
+kept. A size remembered with its diff_id (from an earlier listing) is checked the same way
+before it is shown for an image whose config lists another diff_id.
 """
 
 from __future__ import annotations
@@ -35,23 +46,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from ..cache import BlobCache
-from ..errors import OCIInspectError
+from ..errors import DigestMismatchError, OCIInspectError
 from ..sources.base import RangeSource, Source
 from ..values.digest import Digest
 from ..values.models import Descriptor
 from .compression import gzip_isize, zstd_content_size
 from .contents import LayerListing
+from .verify import check_diff_id, expected_diff_id
 
 #: What :func:`uncompressed_sizes` may do: no I/O, one small read per layer, or stream them.
 MODES = ("none", "estimate", "exact")
 HOWS = ("uncompressed", "listed", "whole-blob", "gzip-isize", "zstd-header", "annotation",
-        "unknown")
+        "seen", "unknown")
 EXACT_HOWS = frozenset({"uncompressed", "listed", "whole-blob"})
 #: The ratio :func:`estimate_gzip` assumes when ISIZE alone cannot say (container layers
 #: typically unpack to 2-4 times their gzip size; the lower end errs toward smaller sizes).
@@ -64,15 +76,26 @@ GZIP_SLACK = 64 * 1024
 #: Stored deflate blocks grow data by 5 bytes per 65535.
 _STORED_GROWTH = 65540 / 65535
 ZSTD_HEADER = 18
+ZSTD_BLOCK = 128 * 1024  # Block_Maximum_Size, RFC 8878 section 3.1.1.2.4
 ESTARGZ_SIZE = "io.containers.estargz.uncompressed-size"
 #: Layers made of many gzip members or zstd frames: their tail or head says nothing of the whole.
+#: zstd:chunked has two key families: containers/storage's current ``io.github.containers.*``
+#: and the older ``io.containers.*`` that skopeo 1.9 writes.
 MULTI_PART = (
     "containerd.io/snapshot/stargz/toc.digest",
     "io.github.containers.zstd-chunked.manifest-checksum",
     "io.github.containers.zstd-chunked.manifest-position",
+    "io.containers.zstd-chunked.manifest-checksum",
+    "io.containers.zstd-chunked.manifest-position",
 )
 _META_KEY = "uncompressed"
 _WORKERS = 8
+#: ``sizes="estimate"`` reads at most this many distinct layers (one request each); the others
+#: show what is known without a request, and the table says so (:func:`estimate_note`).
+MAX_ESTIMATES = 256
+#: Sizes past int64 (what pandas columns and the image spec hold) are no sizes: an estimate or
+#: annotation above it is unknown, a total above it is unknown.
+INT64_MAX = 2**63 - 1
 log = logging.getLogger("ociinspect.layers.sizes")
 
 
@@ -144,7 +167,8 @@ def estimate_gzip(isize: int, compressed: int) -> int | None:
     if k_min > k_max:
         return None
     k = math.floor((compressed * TYPICAL_RATIO - isize) / wrap + 0.5)
-    return isize + min(max(k, k_min), k_max) * wrap
+    found = isize + min(max(k, k_min), k_max) * wrap
+    return found if found <= INT64_MAX else None
 
 
 def from_tail(tail: bytes, compressed: int) -> UncompressedSize:
@@ -155,16 +179,25 @@ def from_tail(tail: bytes, compressed: int) -> UncompressedSize:
     return UNKNOWN if size is None else UncompressedSize(size, False, "gzip-isize")
 
 
+def zstd_floor(compressed: int) -> int:
+    """The fewest bytes a single zstd frame of ``compressed`` bytes can decompress to: every
+    block of stored (raw) data costs a 3-byte header per 128 KiB, plus the frame header (at most
+    18 bytes) and checksum (4) (RFC 8878 sections 3.1.1, 3.1.1.2)."""
+    blocks = compressed // (ZSTD_BLOCK + 3) + 1
+    return max(compressed - ZSTD_HEADER - 4 - 3 * blocks, 0)
+
+
 def from_head(head: bytes, compressed: int) -> UncompressedSize:
     """An estimate from the first bytes of a zstd blob (:data:`ZSTD_HEADER` or all of it).
 
-    A stated size below the compressed size minus slack belongs to the first of several
-    frames: unknown then."""
+    A stated size below what one frame of ``compressed`` bytes can hold (:func:`zstd_floor`)
+    is the first of several frames (zstd:chunked writes one per file): unknown then, never an
+    estimate below what the blob's size proves."""
     try:
         size = zstd_content_size(head)
     except OCIInspectError:
         return UNKNOWN
-    if size is None or size < (compressed - GZIP_SLACK) / _STORED_GROWTH:
+    if size is None or size < zstd_floor(compressed) or size > INT64_MAX:
         return UNKNOWN
     return UncompressedSize(size, False, "zstd-header")
 
@@ -175,7 +208,10 @@ def without_io(desc: Descriptor) -> UncompressedSize:
     if desc.compression == "none":
         return UncompressedSize(desc.size, True, "uncompressed")
     annotated = desc.annotations.get(ESTARGZ_SIZE)
-    if desc.compression is not None and annotated and annotated.isascii() and annotated.isdigit():
+    if (
+        desc.compression is not None and annotated and annotated.isascii()
+        and annotated.isdigit() and len(annotated) <= 19 and int(annotated) <= INT64_MAX
+    ):  # fmt: skip
         return UncompressedSize(int(annotated), False, "annotation")
     return UNKNOWN
 
@@ -193,12 +229,43 @@ def cache_of(source: Source) -> BlobCache | None:
     return cache if isinstance(cache, BlobCache) else None
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What an image's config says of one of its layers, for the diff_id check: ``image``
+    names the image in errors, ``position`` is the layer's, ``diff_id`` what
+    :func:`~ociinspect.layers.verify.expected_diff_id` gives (None: nothing to check)."""
+
+    image: str
+    position: int
+    diff_id: str | None
+
+    def check(self, layer: Digest, actual: str | None) -> None:
+        """DiffIdMismatchError unless ``actual`` (a computed diff_id; None checks nothing) is
+        the expected one."""
+        if actual is not None:
+            check_diff_id(self.image, self.position, layer, self.diff_id, actual)
+
+
+def expectations(
+    image: str, layers: Iterable[Descriptor], diff_ids: Sequence[str] | None
+) -> dict[str, Expected]:
+    """:class:`Expected` for each layer of one image, by layer digest (the first position of a
+    layer listed twice). ``diff_ids`` is the config's (None: not an image config)."""
+    found: dict[str, Expected] = {}
+    for position, desc in enumerate(layers):
+        found.setdefault(
+            desc.digest, Expected(image, position, expected_diff_id(diff_ids, position))
+        )
+    return found
+
+
 class SizeMemo:
     """What a session learned of uncompressed sizes, by compressed digest (and, through a
     source's disk cache, what earlier processes learned). Thread-safe."""
 
     def __init__(self) -> None:
         self._sizes: dict[str, UncompressedSize] = {}
+        self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -238,32 +305,51 @@ class SizeMemo:
                 log.warning("cannot record the uncompressed size of %s: %s", digest, exc)
         return size
 
+    def saw(self, digest: Digest, decompressed: int) -> None:
+        """A reader decompressed ``decompressed`` bytes of the layer before it stopped (reading
+        one file, say): its size is at least that, whatever an estimate says."""
+        with self._lock:
+            if decompressed > self._seen.get(digest, 0):
+                self._seen[digest] = decompressed
+
+    def floor(self, digest: Digest) -> int:
+        """The most bytes :meth:`saw` was told of (0 when none)."""
+        with self._lock:
+            return self._seen.get(digest, 0)
+
     def clear(self) -> None:
         """Forget what was learned (the disk caches keep theirs)."""
         with self._lock:
             self._sizes.clear()
+            self._seen.clear()
 
 
 # --------------------------------------------------------------------------- finding out
 
 
-def _decompressed(data: bytes, compression: str, digest: Digest) -> UncompressedSize:
+def _decompressed(
+    data: bytes, compression: str, digest: Digest, expected: Expected | None
+) -> UncompressedSize:
     listing = LayerListing([data], compression, what=f"layer {digest}")
     for _ in listing:
         pass
+    if expected is not None:
+        expected.check(digest, listing.diff_id)
     return UncompressedSize(listing.uncompressed_size, True, "whole-blob", listing.diff_id)
 
 
-def _streamed(source: Source, desc: Descriptor) -> UncompressedSize:
+def _streamed(source: Source, desc: Descriptor, expected: Expected | None) -> UncompressedSize:
     assert desc.compression is not None
     with source.open_blob(desc.digest, desc.size) as chunks:
         listing = LayerListing(chunks, desc.compression, what=f"layer {desc.digest}")
         for _ in listing:
             pass
+    if expected is not None:
+        expected.check(desc.digest, listing.diff_id)
     return listing_size(listing)
 
 
-def _estimated(source: Source, desc: Descriptor) -> UncompressedSize:
+def _estimated(source: Source, desc: Descriptor, expected: Expected | None) -> UncompressedSize:
     if not isinstance(source, RangeSource) or any(k in desc.annotations for k in MULTI_PART):
         return UNKNOWN
     if desc.compression == "gzip":
@@ -272,51 +358,84 @@ def _estimated(source: Source, desc: Descriptor) -> UncompressedSize:
         got = source.blob_range(desc.digest, 0, ZSTD_HEADER - 1, desc.size)
     if got.whole:
         assert desc.compression is not None
-        return _decompressed(got.data, desc.compression, desc.digest)
+        return _decompressed(got.data, desc.compression, desc.digest, expected)
     if desc.compression == "gzip":
         return from_tail(got.data, desc.size)
     return from_head(got.data, desc.size)
 
 
+def _at_least(size: UncompressedSize, floor: int) -> UncompressedSize:
+    """An estimate raised to what a partial read already decompressed."""
+    if size.exact or floor <= (size.size or 0):
+        return size
+    return UncompressedSize(floor, False, "seen")
+
+
 def uncompressed_size(
-    source: Source, desc: Descriptor, memo: SizeMemo, mode: str = "estimate"
+    source: Source,
+    desc: Descriptor,
+    memo: SizeMemo,
+    mode: str = "estimate",
+    expected: Expected | None = None,
 ) -> UncompressedSize:
     """One layer's uncompressed size as far as ``mode`` (one of :data:`MODES`) allows; what is
-    learned is kept in ``memo`` (a session's)."""
+    learned is kept in ``memo`` (a session's). ``expected``: what the image's config says of
+    the layer, checked whenever its diff_id is known (DiffIdMismatchError); see the module
+    docstring."""
     if mode not in MODES:
         raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
     free = without_io(desc)
     if free.exact or desc.compression is None:
         return free
     found = memo.known(desc.digest, cache_of(source))
+    if found is not None and expected is not None:
+        expected.check(desc.digest, found.diff_id)
+    floor = memo.floor(desc.digest)
     if found is not None and (found.exact or mode != "exact"):
-        return found
+        return _at_least(found, floor)
     if mode == "none":
-        return found or free
+        return _at_least(found or free, floor)
     if free.how == "annotation" and mode == "estimate":
-        return free
+        return _at_least(free, floor)
     try:
-        got = _streamed(source, desc) if mode == "exact" else _estimated(source, desc)
+        if mode == "exact":
+            got = _streamed(source, desc, expected)
+        else:
+            got = _estimated(source, desc, expected)
+    except DigestMismatchError:  # the bytes are not what the documents say: not a size issue
+        raise
     except OCIInspectError as exc:
         log.warning("uncompressed size of %s unknown: %s", desc.digest, exc)
-        return found or free
+        return _at_least(found or free, floor)
     if got.how == "unknown":
-        return found or free
-    return memo.remember(desc.digest, got, cache_of(source))
+        return _at_least(found or free, floor)
+    return _at_least(memo.remember(desc.digest, got, cache_of(source)), floor)
 
 
 def uncompressed_sizes(
-    source: Source, layers: Iterable[Descriptor], memo: SizeMemo, mode: str = "estimate"
+    source: Source,
+    layers: Iterable[Descriptor],
+    memo: SizeMemo,
+    mode: str = "estimate",
+    expected: Mapping[str, Expected] | None = None,
 ) -> dict[str, UncompressedSize]:
-    """:func:`uncompressed_size` of each distinct layer, by digest; reads run concurrently."""
+    """:func:`uncompressed_size` of each distinct layer, by digest; reads run concurrently.
+    ``expected`` maps layer digests to what their images' configs say (:func:`expectations`)."""
     unique = {d.digest: d for d in layers}
     if mode not in MODES:
         raise ValueError(f"sizes must be one of {', '.join(MODES)}; got {mode!r}")
+    wants = expected or {}
+    # Estimates for the first MAX_ESTIMATES distinct layers only (see estimate_note).
+    bounded = set(list(unique)[:MAX_ESTIMATES]) if mode == "estimate" else set(unique)
+
+    def one(desc: Descriptor) -> UncompressedSize:
+        how = mode if desc.digest in bounded else "none"
+        return uncompressed_size(source, desc, memo, how, wants.get(desc.digest))
+
     if mode == "none" or len(unique) <= 1:
-        return {k: uncompressed_size(source, d, memo, mode) for k, d in unique.items()}
+        return {k: one(d) for k, d in unique.items()}
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(unique))) as pool:
-        found = pool.map(lambda d: uncompressed_size(source, d, memo, mode), unique.values())
-        return dict(zip(unique, found, strict=True))
+        return dict(zip(unique, pool.map(one, unique.values()), strict=True))
 
 
 def total(sizes: Iterable[UncompressedSize]) -> tuple[int | None, bool]:
@@ -324,7 +443,23 @@ def total(sizes: Iterable[UncompressedSize]) -> tuple[int | None, bool]:
     parts = list(sizes)
     if any(p.size is None for p in parts):
         return None, False
-    return sum(p.size or 0 for p in parts), all(p.exact for p in parts)
+    found = sum(p.size or 0 for p in parts)
+    if found > INT64_MAX:  # only estimates can add up to this: no such image exists
+        return None, False
+    return found, all(p.exact for p in parts)
+
+
+def estimate_note(layers: Iterable[Descriptor], mode: str) -> str | None:
+    """What a table says when :func:`uncompressed_sizes` did not estimate every layer (over
+    :data:`MAX_ESTIMATES` distinct ones), or None."""
+    count = len({d.digest for d in layers})
+    if mode != "estimate" or count <= MAX_ESTIMATES:
+        return None
+    return (
+        f"uncompressed sizes estimated for the first {MAX_ESTIMATES} of {count:,} distinct "
+        f"layers (one request each); the rest show only what was known already "
+        f"(sizes='exact' streams every layer)"
+    )
 
 
 def lookup(
@@ -337,6 +472,9 @@ def lookup(
 
 __all__ = [
     "EXACT_HOWS",
+    "INT64_MAX",
+    "MAX_ESTIMATES",
+    "Expected",
     "HOWS",
     "MODES",
     "UNKNOWN",
@@ -344,6 +482,8 @@ __all__ = [
     "UncompressedSize",
     "cache_of",
     "estimate_gzip",
+    "estimate_note",
+    "expectations",
     "from_head",
     "from_tail",
     "listing_size",
@@ -352,4 +492,5 @@ __all__ = [
     "uncompressed_size",
     "uncompressed_sizes",
     "without_io",
+    "zstd_floor",
 ]

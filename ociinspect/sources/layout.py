@@ -50,7 +50,7 @@ from ..values.models import (
     parse_layout_header,
 )
 from ..values.reference import parse as parse_reference
-from ..values.streams import verified
+from ..values.streams import HASH_AHEAD, verified
 from .base import BlobRange
 
 #: Chunk size of :meth:`LayoutSource.open_blob` and of every internal read.
@@ -187,7 +187,7 @@ def open_verified(
     _check_size(storage, path, what, size, None)
     chunks = storage.chunks(path)
     try:
-        yield verified(chunks, verifier)
+        yield verified(chunks, verifier, ahead=size is not None and size >= HASH_AHEAD)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

@@ -7,8 +7,10 @@ one sharing the cache directory, asks the registry nothing for it, and works wit
 A tag is never answered from the cache. The digest it last pointed at is remembered, in memory
 and in the cache directory (:meth:`~ociinspect.cache.BlobCache.put_tag`), as a hint: when there
 is one, the tag is revalidated with a HEAD (one request) and the manifest the HEAD names is read
-from ..values.digest import Digest
-from the cache; without one, a plain GET resolves it (as cheap, and it brings the bytes along).
+from the cache; without one, a plain GET resolves it (as cheap, and it brings the bytes along),
+except where manifest GETs are counted as pulls (Docker Hub, or a registry whose answers announced
+a rate limit): there a HEAD comes first, which costs no pull, and the manifest it names is read
+from the cache when any tag or digest brought it there before.
 
 Offline mode (``Session(offline=True)``, or ``OCIINSPECT_OFFLINE=1``) sends no request at all:
 content addressed by digest comes from the cache, a tag is answered with the digest it last pointed
@@ -30,10 +32,11 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..cache import BlobCache
-from ..errors import SourceError, TransportError
+from ..distribution.protocol import api_host
+from ..errors import SizeLimitError, SourceError, TransportError
 from ..progress import Progress, bar_for, counted
 from ..values.digest import Digest
 from ..values.models import ManifestInfo
@@ -46,7 +49,10 @@ from .base import BlobRange
 #: A registry that ignores ``Range`` sends whole blobs; larger ones are refused (not held in
 #: memory) when :meth:`RegistrySource.blob_range` is asked for a few bytes.
 WHOLE_BLOB_LIMIT = 64 * 1024 * 1024
+#: Registries known to count manifest GETs against a pull limit (Docker Hub's usage docs).
+METERED_REGISTRIES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 log = logging.getLogger("ociinspect.sources.registry")
+_T = TypeVar("_T")
 
 
 class OfflineWarning(UserWarning):
@@ -115,7 +121,7 @@ class RegistrySource:
         if self.offline:
             return self._offline_tag(key, hint)
         try:
-            if hint is not None and self.cache is not None:
+            if self.cache is not None and (hint is not None or self._metered()):
                 head = self.client.head_manifest(self.registry, self.repository, ref.identifier)
                 if head.manifest is not None:  # the HEAD had no digest header and fell back to GET
                     info = head.manifest
@@ -140,6 +146,14 @@ class RegistrySource:
         self._remember(key, info.digest)
         return info
 
+    def _metered(self) -> bool:
+        """Whether this registry counts manifest GETs as pulls: Docker Hub, or a host whose
+        answers announced a rate limit in this session. There a tag is resolved with a HEAD
+        (free) first, so a manifest the cache holds under another name costs no pull."""
+        if self.registry in METERED_REGISTRIES:
+            return True
+        return api_host(self.registry).lower() in self.client.metered
+
     def _offline_tag(self, key: str, hint: str | None) -> ManifestInfo:
         cached = self.cache.get_manifest(hint) if hint and self.cache is not None else None
         if cached is None:
@@ -161,9 +175,22 @@ class RegistrySource:
         where = "no disk cache" if self.cache is None else f"not in {self.cache.directory}"
         return SourceError(f"offline: {what} of {self.name} is {where}")
 
+    def _cached(self, digest: Digest, read: Callable[[Digest], _T | None]) -> _T | None:
+        """What ``read`` (a method of the cache) finds for ``digest``, or None. An entry the
+        cache found damaged (and deleted) is said once: "cache entry damaged, refetched"."""
+        if self.cache is None:
+            return None
+        found = read(digest)
+        if found is None and self.cache.damaged(digest):
+            then = "offline, so not refetched" if self.offline else "refetched"
+            note = f"cache entry damaged, {then}: {digest} in {self.cache.directory}"
+            self.notes.append(note)
+            log.warning("%s", note)
+        return found
+
     def manifest(self, digest: Digest, size: int | None = None) -> ManifestInfo:
         if self.cache is not None:
-            cached = self.cache.get_manifest(digest)
+            cached = self._cached(digest, self.cache.get_manifest)
             if cached is not None:
                 return cached
         if self.offline:
@@ -173,21 +200,32 @@ class RegistrySource:
         return info
 
     def blob(self, digest: Digest, size: int | None = None, max_size: int | None = None) -> bytes:
-        if self.cache is not None:
-            cached = self.cache.get(digest)
-            if cached is not None:
-                return cached
+        """A blob read into memory, verified: at most ``max_size`` bytes (default: the client's
+        ``max_blob_in_memory``, 64 MiB), refused by its descriptor ``size`` before the cache or
+        the registry is asked, by a cached entry's size before it is read, and by the registry's
+        ``Content-Length`` or bytes otherwise (:class:`~ociinspect.errors.SizeLimitError`)."""
+        limit = self.client.max_blob_in_memory if max_size is None else max_size
+        what = f"blob {self.repository}@{digest}"
+        if size is not None and size > limit:
+            raise SizeLimitError(f"{what} (by its descriptor)", limit, size)
+        handle = self._cached(digest, self.cache.open) if self.cache is not None else None
+        if handle is not None:
+            with handle:
+                held = os.fstat(handle.fileno()).st_size
+                if held > limit:
+                    raise SizeLimitError(f"{what} (in the disk cache)", limit, held)
+                return handle.read()
         if self.offline:
             raise self._offline_miss(f"blob {digest}")
         bar = bar_for(self.progress, size, f"{self.repository}@{digest}")
         if bar is None:
             data = self.client.get_blob(
-                self.registry, self.repository, digest, size=size, max_size=max_size
+                self.registry, self.repository, digest, size=size, max_size=limit
             )
         else:
             try:
                 with self.client.stream_blob(
-                    self.registry, self.repository, digest, size=size, max_size=max_size
+                    self.registry, self.repository, digest, size=size, max_size=limit
                 ) as chunks:
                     data = b"".join(counted(chunks, bar, size))
             finally:
@@ -197,23 +235,30 @@ class RegistrySource:
 
     @contextlib.contextmanager
     def open_blob(
-        self, digest: Digest, size: int | None = None, *, progress: Progress | None = None
+        self,
+        digest: Digest,
+        size: int | None = None,
+        *,
+        progress: Progress | None = None,
+        store: bool = True,
     ) -> Iterator[Iterator[bytes]]:
         """Chunks of the blob. With a cache, the blob is first streamed into it (verified,
-        atomically), then read back from disk: memory stays bounded either way.
+        atomically), then read back from disk: memory stays bounded either way. ``store=False``
+        streams a blob the cache does not hold straight from the registry, without keeping it
+        (the verification is then the caller's, at the end of the stream, as without a cache).
 
         ``progress`` (started here, not closed) sees every byte: downloaded, or read back from
         the cache when it was there already. Without it, a download of 8 MiB or more shows a
         bar of its own (see the module docstring).
         """
         label = f"{self.repository}@{digest}"
-        path = self.cache.path(digest) if self.cache is not None else None
+        path = self._cached(digest, self.cache.path) if self.cache is not None else None
         if path is None and self.offline:
             raise self._offline_miss(f"blob {digest}")
         own = bar_for(self.progress, size, label) if progress is None and path is None else None
         bar = progress if progress is not None else own
         try:
-            if path is None and self.cache is not None:
+            if path is None and self.cache is not None and store:
                 try:
                     with self.client.stream_blob(
                         self.registry, self.repository, digest, size=size
@@ -242,7 +287,7 @@ class RegistrySource:
         """Part of a blob (:class:`~.base.RangeSource`): from the cache when it holds the blob,
         else one ``Range`` request. A registry that ignores ``Range`` sends the whole blob
         (up to :data:`WHOLE_BLOB_LIMIT`): it is verified, cached and returned whole."""
-        handle = self.cache.open(digest) if self.cache is not None else None
+        handle = self._cached(digest, self.cache.open) if self.cache is not None else None
         if handle is not None:
             with handle:
                 total = os.fstat(handle.fileno()).st_size

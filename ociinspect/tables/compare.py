@@ -18,7 +18,7 @@ import pandas as pd
 from ..values.digest import Digest
 from ..values.models import ImageConfig, Manifest
 from .frame import INT, OPTIONAL_INT, STRING, Table, format_size, table
-from .image import json_list
+from .image import config_fields, json_text, other_fields
 
 STATUS_DTYPE = pd.CategoricalDtype(["shared", "added", "removed"])
 MATCH_DTYPE = pd.CategoricalDtype(["digest", "diff_id"])
@@ -27,27 +27,18 @@ COMPARE_LAYERS_COLUMNS: dict[str, Any] = {
     "status": STATUS_DTYPE,
     "digest": STRING,
     "diff_id": STRING,
-    "size": INT,
+    "compressed_size": INT,
     "position_a": OPTIONAL_INT,
     "position_b": OPTIONAL_INT,
     "match": MATCH_DTYPE,
 }
 COMPARE_CONFIG_COLUMNS: dict[str, Any] = {"field": STRING, "a": STRING, "b": STRING}
-SUMMARY_COLUMNS: dict[str, Any] = {"status": STATUS_DTYPE, "layers": INT, "size": INT}
+SUMMARY_COLUMNS: dict[str, Any] = {
+    "status": STATUS_DTYPE, "layers": INT, "compressed_size": INT
+}
 
-
-#: Config fields compared one by one (then each Env variable and each label).
-FIELDS: dict[str, Callable[[ImageConfig], str | None]] = {
-    "platform": lambda c: str(c.platform),
-    "created": lambda c: c.created,
-    "author": lambda c: c.author,
-    "user": lambda c: c.user,
-    "working_dir": lambda c: c.working_dir,
-    "entrypoint": lambda c: json_list(c.entrypoint),
-    "cmd": lambda c: json_list(c.cmd),
-    "exposed_ports": lambda c: json_list(sorted(c.exposed_ports)),
-    "volumes": lambda c: json_list(sorted(c.volumes)),
-    "stop_signal": lambda c: c.stop_signal,
+#: Counts compared besides the fields of :func:`~ociinspect.tables.image.config_fields`.
+COUNTS: dict[str, Callable[[ImageConfig], str | None]] = {
     "layers": lambda c: str(len(c.diff_ids)),
     "history_steps": lambda c: str(len(c.history)),
 }
@@ -59,12 +50,18 @@ class Comparison:
 
     ``layers``: ``status`` (category: shared, added, removed), ``digest`` (string: ``b``'s
     blob for shared and added layers, ``a``'s for removed ones), ``diff_id`` (string),
-    ``size`` (int64, bytes of that blob), ``position_a``, ``position_b`` (Int64, <NA> where
-    the layer is absent), ``match`` (category: digest, diff_id; NaN unless shared).
+    ``compressed_size`` (int64, bytes of that blob as stored), ``position_a``, ``position_b``
+    (Int64, <NA> where the layer is absent), ``match`` (category: digest, diff_id; NaN unless
+    shared).
 
-    ``config``: the fields that differ, ``field`` (string: ``user``, ``cmd``, …,
-    ``env.NAME``, ``label.NAME``), ``a``, ``b`` (string; <NA> when absent on that side).
-    List fields are JSON text, as in :func:`~ociinspect.tables.image.config_frame`.
+    ``config``: the fields that differ, ``field`` (string: every column of
+    :func:`~ociinspect.tables.image.config_frame` that holds a field, ``user``, ``cmd``,
+    ``healthcheck``, ``shell``, ``on_build``, ``args_escaped``, ``base_name``, …; then
+    ``layers`` and ``history_steps`` (counts), ``env.NAME``, ``label.NAME`` and
+    ``other.KEY`` for each key of ``other_fields``), ``a``, ``b`` (string; <NA> when absent
+    on that side). Values are the text of
+    :func:`~ociinspect.tables.image.config_fields`, so "none" is <NA> in both tables, lists
+    are JSON, and ``args_escaped`` reads ``true``/``false``.
     """
 
     layers: Table
@@ -74,23 +71,23 @@ class Comparison:
 
     @property
     def summary(self) -> Table:
-        """``status``, ``layers`` (count), ``size`` (bytes): one row per status."""
+        """``status``, ``layers`` (count), ``compressed_size`` (bytes): one row per status."""
         statuses = list(STATUS_DTYPE.categories)
         status = self.layers["status"]
-        sizes = self.layers["size"]
+        sizes = self.layers["compressed_size"]
         return table(
             {
                 "status": statuses,
                 "layers": [int((status == s).sum()) for s in statuses],
-                "size": [int(sizes[status == s].sum()) for s in statuses],
+                "compressed_size": [int(sizes[status == s].sum()) for s in statuses],
             },
             SUMMARY_COLUMNS,
-            size_columns=("size",),
+            size_columns=("compressed_size",),
         )
 
     def size(self, status: str) -> int:
         """Total bytes of the layers with ``status`` (shared, added or removed)."""
-        return int(self.layers.loc[self.layers["status"] == status, "size"].sum())
+        return int(self.layers.loc[self.layers["status"] == status, "compressed_size"].sum())
 
     @property
     def identical(self) -> bool:
@@ -150,20 +147,36 @@ def _layer_rows(
     return rows
 
 
-def _config_rows(a: ImageConfig, b: ImageConfig) -> dict[str, list[Any]]:
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json_text(value)
+
+
+def _config_rows(
+    a: ImageConfig, b: ImageConfig, a_manifest: Manifest | None, b_manifest: Manifest | None
+) -> dict[str, list[Any]]:
     rows: dict[str, list[Any]] = {"field": [], "a": [], "b": []}
 
-    def add(name: str, left: str | None, right: str | None) -> None:
+    def add(name: str, left: Any, right: Any) -> None:
+        left, right = _text(left), _text(right)
         if left != right:
             rows["field"].append(name)
             rows["a"].append(left)
             rows["b"].append(right)
 
-    for name, get in FIELDS.items():
+    left_fields, right_fields = config_fields(a, a_manifest), config_fields(b, b_manifest)
+    for name in left_fields:
+        if name != "other_fields":
+            add(name, left_fields[name], right_fields[name])
+    for name, get in COUNTS.items():
         add(name, get(a), get(b))
     for prefix, left_map, right_map in (
         ("env", a.env_dict, b.env_dict),
         ("label", dict(a.labels), dict(b.labels)),
+        ("other", other_fields(a), other_fields(b)),
     ):
         for key in sorted(set(left_map) | set(right_map)):
             add(f"{prefix}.{key}", left_map.get(key), right_map.get(key))
@@ -178,10 +191,12 @@ def compare_frames(
     a_diff = a_config.diff_ids if a_config is not None else ()
     b_diff = b_config.diff_ids if b_config is not None else ()
     layers = table(
-        _layer_rows(a, a_diff, b, b_diff), COMPARE_LAYERS_COLUMNS, size_columns=("size",)
+        _layer_rows(a, a_diff, b, b_diff),
+        COMPARE_LAYERS_COLUMNS,
+        size_columns=("compressed_size",),
     )
     config_rows = (
-        _config_rows(a_config, b_config)
+        _config_rows(a_config, b_config, a, b)
         if a_config is not None and b_config is not None
         else {"field": [], "a": [], "b": []}
     )
@@ -191,7 +206,7 @@ def compare_frames(
 __all__ = [
     "COMPARE_CONFIG_COLUMNS",
     "COMPARE_LAYERS_COLUMNS",
-    "FIELDS",
+    "COUNTS",
     "MATCH_DTYPE",
     "STATUS_DTYPE",
     "SUMMARY_COLUMNS",

@@ -13,7 +13,8 @@ missing; times are ``datetime64[ns, UTC]``; flags are ``bool``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,23 +30,43 @@ FLOAT = "float64"
 BOOL = "bool"
 
 #: Columns whose values are digests; the CLI shortens them in its ``table`` format.
-DIGEST_COLUMNS = frozenset({"digest", "diff_id", "describes", "config_digest", "subject"})
+DIGEST_COLUMNS = frozenset(
+    {"digest", "diff_id", "describes", "config_digest", "subject", "manifest", "layer",
+     "actual_diff_id", "base_digest", "layer_digest"}
+)
+
+
+#: RFC 3339 section 5.6 date-time, with the fraction kept apart (Go writes nanoseconds).
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+)
 
 
 def utc(value: str | datetime | None) -> pd.Timestamp | None:
     """A config time as a UTC timestamp: RFC 3339 text or a datetime; naive means UTC.
-    None when absent, unreadable, or outside what datetime64[ns] holds."""
+    Every digit of a fraction down to nanoseconds is kept (``datetime`` alone stops at
+    microseconds). None when absent, unreadable, or outside what datetime64[ns] holds."""
     if value is None:
         return None
+    nanoseconds = 0
     if isinstance(value, str):
+        text = value.strip()
+        found = _RFC3339.fullmatch(text)
+        if found is not None:
+            offset = found["offset"].upper().replace("Z", "+00:00")
+            text = f"{found['date']}T{found['time']}{offset}"
+            fraction = (found["fraction"] or "")[:9]
+            nanoseconds = int(fraction.ljust(9, "0")) if fraction else 0
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
             return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
-        return pd.Timestamp(value).tz_convert("UTC")
+        stamp = pd.Timestamp(value).tz_convert("UTC").as_unit("ns")
+        return stamp + pd.Timedelta(nanoseconds, unit="ns") if nanoseconds else stamp
     except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
 
@@ -95,26 +116,18 @@ class Table(pd.DataFrame):
 
         # What DataFrame.__repr__ passes to to_string (display options); absent in old pandas.
         params_of = getattr(pandas_format, "get_dataframe_repr_params", dict)
-        return str(self.to_string(formatters=self.formatters(), **params_of()))
+        text = str(self.to_string(formatters=self.formatters(), **params_of()))
+        note = self.attrs.get("note")  # what the rows alone do not say (see ociinspect.api)
+        return f"{text}\n{note}" if note else text
 
     def _repr_html_(self) -> str:
-        """A Styler rendering: sizes human-readable and right-aligned, every cell escaped."""
-        limit = pd.get_option("display.max_rows") or len(self)
-        shown = pd.DataFrame(self.head(limit)) if len(self) > limit else pd.DataFrame(self)
-        styler = shown.style.format(escape="html", na_rep="")
-        styler = styler.format_index(escape="html", axis=1)
-        formatters = self.formatters()
-        present: list[Hashable] = list(formatters)
-        for name, formatter in formatters.items():
-            styler = styler.format(formatter, subset=[name])
-        if present:
-            styler = styler.set_properties(subset=present, **{"text-align": "right"})
-        html = styler.hide(axis="index").to_html()
-        rows, columns = self.shape
-        note = f"{rows} rows × {columns} columns"
-        if len(self) > limit:
-            note = f"first {limit} of " + note
-        return f"{html}<p><small>{note}</small></p>"
+        """Notebook HTML (:func:`ociinspect.display.table_html`): short digests and human
+        sizes while the values stay exact, sizes, modes and times unwrapped, text left and
+        numbers right, every cell escaped; a big table shows its first rows and says how to
+        see them all."""
+        from ..display import table_html
+
+        return table_html(self)
 
 
 def frame(columns: Mapping[str, Iterable[Any]], dtypes: Mapping[str, Any]) -> pd.DataFrame:

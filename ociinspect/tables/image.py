@@ -25,7 +25,7 @@ LAYERS_COLUMNS: dict[str, Any] = {
     "digest": STRING,
     "media_type": STRING,
     "compression": COMPRESSION_DTYPE,
-    "size": INT,
+    "compressed_size": INT,
     "share": FLOAT,
     "uncompressed_size": OPTIONAL_INT,
     "uncompressed_exact": BOOL,
@@ -42,7 +42,7 @@ HISTORY_COLUMNS: dict[str, Any] = {
     "comment": STRING,
     "empty_layer": BOOL,
     "layer": OPTIONAL_INT,
-    "size": OPTIONAL_INT,
+    "compressed_size": OPTIONAL_INT,
 }
 CONFIG_COLUMNS: dict[str, Any] = {
     "platform": STRING,
@@ -50,29 +50,46 @@ CONFIG_COLUMNS: dict[str, Any] = {
     "architecture": STRING,
     "variant": STRING,
     "os_version": STRING,
+    "os_features": STRING,
     "created": TIME,
     "author": STRING,
     "user": STRING,
     "working_dir": STRING,
     "entrypoint": STRING,
     "cmd": STRING,
+    "shell": STRING,
     "exposed_ports": STRING,
     "volumes": STRING,
     "stop_signal": STRING,
+    "healthcheck": STRING,
+    "on_build": STRING,
+    "args_escaped": "boolean",
+    "other_fields": STRING,
     "env_count": INT,
     "label_count": INT,
     "layers": INT,
-    "size": OPTIONAL_INT,
+    "compressed_size": OPTIONAL_INT,
+    "stored_size": OPTIONAL_INT,
+    "base_name": STRING,
+    "base_digest": STRING,
     "digest": STRING,
     "config_digest": STRING,
 }
 KEY_VALUE_COLUMNS: dict[str, Any] = {"key": STRING, "value": STRING}
+ANNOTATED = ("index", "entry", "manifest", "config", "layer")
+ANNOTATIONS_COLUMNS: dict[str, Any] = {
+    "document": pd.CategoricalDtype(list(ANNOTATED)),
+    "position": OPTIONAL_INT,
+    "digest": STRING,
+    "key": STRING,
+    "value": STRING,
+}
 TAGS_COLUMNS: dict[str, Any] = {"tag": STRING}
 REFERRERS_COLUMNS: dict[str, Any] = {
     "artifact_type": STRING,
     "digest": STRING,
     "media_type": STRING,
-    "size": INT,
+    "manifest_size": INT,
     "annotations": STRING,
 }
 
@@ -80,6 +97,80 @@ REFERRERS_COLUMNS: dict[str, Any] = {
 def json_list(values: Sequence[str] | None) -> str | None:
     """A list field as JSON text (``["/bin/sh", "-c"]``); None stays None (absent != [])."""
     return None if values is None else json.dumps(list(values), ensure_ascii=False)
+
+
+def json_text(value: Any) -> str | None:
+    """Any JSON value as compact text with sorted keys; None (absent or null) stays None."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+#: Manifest annotations naming the image an image was built FROM (image-spec annotations.md).
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+
+#: Top-level config keys and ``config`` keys shown in a column of their own: image-spec
+#: config.md, and Docker's image spec (v1.2/v1.3) extensions ``Healthcheck``, ``OnBuild``,
+#: ``Shell`` (``ArgsEscaped`` is in both). Any other key is kept in ``other_fields``.
+_TOP_KEYS = frozenset(
+    {"created", "author", "architecture", "os", "os.version", "os.features", "variant",
+     "config", "rootfs", "history"}
+)
+_RUN_KEYS = frozenset(
+    {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
+     "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell"}
+)
+
+
+def other_fields(config: ImageConfig) -> dict[str, Any]:
+    """Config keys no column shows, by dotted path (``docker_version``, ``config.Hostname``,
+    ``config.Memory``, ...), with their JSON values: Docker's legacy fields and tools' own."""
+    body = json.loads(config.raw)
+    found = {key: value for key, value in body.items() if key not in _TOP_KEYS}
+    run = body.get("config")
+    if isinstance(run, dict):
+        found.update({f"config.{k}": v for k, v in run.items() if k not in _RUN_KEYS})
+    return dict(sorted(found.items()))
+
+
+def config_fields(config: ImageConfig, manifest: Manifest | None = None) -> dict[str, Any]:
+    """Every field of the config (and the base-image annotations of ``manifest``) as the one
+    text form :func:`config_frame` and :func:`~ociinspect.tables.compare.compare_frames` show:
+    text as written; lists and objects as JSON (``["/bin/sh", "-c"]``, keys sorted); sets
+    (``ExposedPorts``, ``Volumes``) as sorted JSON lists; ``args_escaped`` as a bool; and
+    None (<NA> in tables) for a field that is absent or null, so "none" looks the same
+    everywhere. An empty ``ExposedPorts`` or ``Volumes`` is None too (Go writes ``{}`` and
+    omits it alike)."""
+    body = json.loads(config.raw)
+    run = body.get("config") if isinstance(body.get("config"), dict) else {}
+    annotations = manifest.annotations if manifest is not None else {}
+    escaped = run.get("ArgsEscaped")
+    others = other_fields(config)
+    return {
+        "platform": str(config.platform),
+        "os": config.os,
+        "architecture": config.architecture,
+        "variant": config.variant,
+        "os_version": config.os_version,
+        "os_features": json_text(body.get("os.features")),
+        "created": config.created,
+        "author": config.author,
+        "user": config.user,
+        "working_dir": config.working_dir,
+        "entrypoint": json_list(config.entrypoint),
+        "cmd": json_list(config.cmd),
+        "shell": json_text(run.get("Shell")),
+        "exposed_ports": json_list(sorted(config.exposed_ports)) if config.exposed_ports else None,
+        "volumes": json_list(sorted(config.volumes)) if config.volumes else None,
+        "stop_signal": config.stop_signal,
+        "healthcheck": json_text(run.get("Healthcheck")),
+        "on_build": json_text(run.get("OnBuild")),
+        "args_escaped": escaped if isinstance(escaped, bool) else None,
+        "other_fields": json_text(others) if others else None,
+        "base_name": annotations.get(BASE_NAME),
+        "base_digest": annotations.get(BASE_DIGEST),
+    }
 
 
 def layers_frame(
@@ -96,8 +187,9 @@ def layers_frame(
     ``digest``              string               the (compressed) blob's digest
     ``media_type``          string               as the manifest lists it
     ``compression``         category             gzip, zstd, none; NaN for non-layer types
-    ``size``                int64                bytes of the blob as stored
-    ``share``               float64              ``size`` / sum of all layer sizes (0..1)
+    ``compressed_size``     int64                bytes of the blob as stored and transferred
+                                                 (compressed, unless ``compression`` is none)
+    ``share``               float64              ``compressed_size`` / the sum over layers
     ``uncompressed_size``   Int64                bytes of the tar it unpacks to; <NA> when
                                                  unknown (see :mod:`ociinspect.layers.sizes`)
     ``uncompressed_exact``  bool                 True when that is exact, False for an
@@ -110,7 +202,8 @@ def layers_frame(
 
     ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
     (:func:`ociinspect.layers.sizes.uncompressed_sizes`); without it only uncompressed layers have
-    one (their own size, exact).
+    one (their own size, exact). ``attrs``: ``base_name`` and ``base_digest``, the manifest's
+    base-image annotations (None when absent), and ``compressed_size``, the layers summed.
     """
     layers = manifest.layers
     unpacked = [lookup(uncompressed, d) for d in layers]
@@ -123,7 +216,7 @@ def layers_frame(
         "digest": [d.digest for d in layers],
         "media_type": [d.media_type for d in layers],
         "compression": [d.compression for d in layers],
-        "size": [d.size for d in layers],
+        "compressed_size": [d.size for d in layers],
         "share": [d.size / total if total else 0.0 for d in layers],
         "uncompressed_size": [u.size for u in unpacked],
         "uncompressed_exact": [u.exact for u in unpacked],
@@ -132,12 +225,18 @@ def layers_frame(
         "created": [utc(s.created) if s else None for s in steps[: len(layers)]],
         "comment": [s.comment if s else None for s in steps[: len(layers)]],
     }
-    return table(
+    out = table(
         columns,
         LAYERS_COLUMNS,
-        size_columns=("size", "uncompressed_size"),
+        size_columns=("compressed_size", "uncompressed_size"),
         share_columns=("share",),
     )
+    out.attrs.update(
+        base_name=manifest.annotations.get(BASE_NAME),
+        base_digest=manifest.annotations.get(BASE_DIGEST),
+        compressed_size=total,
+    )
+    return out
 
 
 def history_frame(config: ImageConfig, manifest: Manifest | None = None) -> Table:
@@ -154,7 +253,8 @@ def history_frame(config: ImageConfig, manifest: Manifest | None = None) -> Tabl
     ``empty_layer``  bool                   the step made no layer (ENV, CMD, …)
     ``layer``        Int64                  position of the layer it made; <NA> for empty
                                             steps and for steps with no layer left
-    ``size``         Int64                  that layer's blob size (needs ``manifest``)
+    ``compressed_size``  Int64              that layer's blob, bytes as stored (needs
+                                            ``manifest``)
     ===============  =====================  =================================================
     """
     sizes = [d.size for d in manifest.layers] if manifest is not None else []
@@ -172,47 +272,59 @@ def history_frame(config: ImageConfig, manifest: Manifest | None = None) -> Tabl
         columns["comment"].append(step.comment)
         columns["empty_layer"].append(step.empty_layer)
         columns["layer"].append(layer)
-        columns["size"].append(sizes[layer] if layer is not None and layer < len(sizes) else None)
-    return table(columns, HISTORY_COLUMNS, size_columns=("size",))
+        columns["compressed_size"].append(
+            sizes[layer] if layer is not None and layer < len(sizes) else None
+        )
+    return table(columns, HISTORY_COLUMNS, size_columns=("compressed_size",))
 
 
 def config_frame(config: ImageConfig, manifest: Manifest | None = None) -> Table:
-    """A one-row summary of the config.
+    """A one-row summary of the config: every field of image-spec config.md and of Docker's
+    extensions, in the text form of :func:`config_fields` (absent or null is <NA>).
 
-    ``platform``, ``os``, ``architecture``, ``variant``, ``os_version`` (string);
-    ``created`` (datetime64[ns, UTC]); ``author``, ``user``, ``working_dir``, ``stop_signal``
-    (string); ``entrypoint``, ``cmd``, ``exposed_ports``, ``volumes`` (string: JSON lists,
-    <NA> when absent, so an absent Entrypoint differs from ``[]``); ``env_count``,
-    ``label_count``, ``layers`` (int64: Env entries, labels, diff_ids); ``size`` (Int64:
-    config + layers as stored, needs ``manifest``); ``digest`` (string: the image manifest,
-    needs ``manifest``); ``config_digest`` (string).
+    ==================  ===================  ==================================================
+    column              dtype                meaning
+    ==================  ===================  ==================================================
+    ``platform``        string               normalised (``arm64`` -> ``linux/arm64/v8``)
+    ``os``, ``architecture``, ``variant``, ``os_version``: string, exactly as written
+    ``os_features``     string               JSON list as written
+    ``created``         datetime64[ns, UTC]  nanoseconds kept
+    ``author``, ``user``, ``working_dir``, ``stop_signal``: string
+    ``entrypoint``, ``cmd``, ``shell``, ``on_build``: string, JSON lists (<NA> when absent,
+                                             so an absent Entrypoint differs from ``[]``)
+    ``exposed_ports``,  string               sorted JSON lists of the keys; <NA> when none
+    ``volumes``
+    ``healthcheck``     string               the ``Healthcheck`` object as JSON
+    ``args_escaped``    boolean              ``ArgsEscaped`` (Windows images); <NA> if absent
+    ``other_fields``    string               JSON object of every other key, dotted
+                                             (``config.Hostname``, ``docker_version``)
+    ``env_count``, ``label_count``, ``layers``: int64, Env entries, labels, diff_ids
+    ``compressed_size`` Int64                the layers as stored (needs ``manifest``)
+    ``stored_size``     Int64                manifest + config + layers (needs ``manifest``)
+    ``base_name``,      string               the manifest's
+    ``base_digest``                          ``org.opencontainers.image.base.*`` annotations
+    ``digest``          string               the image manifest (needs ``manifest``)
+    ``config_digest``   string               the config blob
+    ==================  ===================  ==================================================
     """
-    platform = config.platform
-    row: dict[str, list[Any]] = {
-        "platform": [str(platform)],
-        "os": [config.os],
-        "architecture": [config.architecture],
-        "variant": [config.variant],
-        "os_version": [config.os_version],
-        "created": [utc(config.created)],
-        "author": [config.author],
-        "user": [config.user],
-        "working_dir": [config.working_dir],
-        "entrypoint": [json_list(config.entrypoint)],
-        "cmd": [json_list(config.cmd)],
-        "exposed_ports": [json_list(config.exposed_ports) if config.exposed_ports else None],
-        "volumes": [json_list(config.volumes) if config.volumes else None],
-        "stop_signal": [config.stop_signal],
-        "env_count": [len(config.env)],
-        "label_count": [len(config.labels)],
-        "layers": [len(config.diff_ids)],
-        "size": [
-            manifest.config.size + sum(d.size for d in manifest.layers) if manifest else None
+    fields = config_fields(config, manifest)
+    layers = sum(d.size for d in manifest.layers) if manifest is not None else None
+    row: dict[str, list[Any]] = {name: [value] for name, value in fields.items()}
+    row.update(
+        created=[utc(config.created)],
+        env_count=[len(config.env)],
+        label_count=[len(config.labels)],
+        layers=[len(config.diff_ids)],
+        compressed_size=[layers],
+        stored_size=[
+            len(manifest.raw) + manifest.config.size + layers
+            if manifest is not None and layers is not None
+            else None
         ],
-        "digest": [manifest.digest if manifest is not None else None],
-        "config_digest": [config.digest],
-    }
-    return table(row, CONFIG_COLUMNS, size_columns=("size",))
+        digest=[manifest.digest if manifest is not None else None],
+        config_digest=[config.digest],
+    )
+    return table(row, CONFIG_COLUMNS, size_columns=("compressed_size", "stored_size"))
 
 
 def env_frame(config: ImageConfig) -> Table:
@@ -230,6 +342,39 @@ def labels_frame(config: ImageConfig) -> Table:
     return table({"key": [k for k, _ in items], "value": [v for _, v in items]}, KEY_VALUE_COLUMNS)
 
 
+def annotations_frame(index: Index | None, manifest: Manifest | None) -> Table:
+    """Every annotation of an index and of one image's manifest (image-spec annotations.md),
+    one row per key, in document order: the index's own (``document == "index"``), each index
+    entry's descriptor (``entry``, with its ``position``: an OCI layout's ``ref.name``,
+    BuildKit's ``vnd.docker.reference.*``), the manifest's (``manifest``: ``created``,
+    ``source``, ``revision``, ``base.name``, ``base.digest``), its config descriptor's
+    (``config``) and each layer descriptor's (``layer``, with its ``position``).
+
+    Columns: ``document`` (category: index, entry, manifest, config, layer), ``position``
+    (Int64), ``digest`` (string: the document, or what the descriptor points at), ``key``,
+    ``value`` (string).
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in ANNOTATIONS_COLUMNS}
+
+    def add(document: str, position: int | None, digest: str, found: Mapping[str, str]) -> None:
+        for key, value in found.items():
+            for name, item in zip(
+                ANNOTATIONS_COLUMNS, (document, position, digest, key, value), strict=True
+            ):
+                columns[name].append(item)
+
+    if index is not None:
+        add("index", None, index.digest, index.annotations)
+        for position, desc in enumerate(index.manifests):
+            add("entry", position, desc.digest, desc.annotations)
+    if manifest is not None:
+        add("manifest", None, manifest.digest, manifest.annotations)
+        add("config", None, manifest.config.digest, manifest.config.annotations)
+        for position, desc in enumerate(manifest.layers):
+            add("layer", position, desc.digest, desc.annotations)
+    return table(columns, ANNOTATIONS_COLUMNS)
+
+
 def tags_frame(tags: Iterable[str]) -> Table:
     """``tag`` (string), in the order the source lists them."""
     return table({"tag": list(tags)}, TAGS_COLUMNS)
@@ -238,7 +383,7 @@ def tags_frame(tags: Iterable[str]) -> Table:
 def referrers_frame(index: Index) -> Table:
     """One row per artifact of a referrers index (distribution-spec "Listing Referrers").
 
-    ``artifact_type``, ``digest``, ``media_type`` (string); ``size`` (int64, bytes of the
+    ``artifact_type``, ``digest``, ``media_type`` (string); ``manifest_size`` (int64, bytes of the
     artifact's manifest); ``annotations`` (string: JSON object, sorted keys; <NA> when none).
     """
     rows = index.manifests
@@ -246,7 +391,7 @@ def referrers_frame(index: Index) -> Table:
         "artifact_type": [d.artifact_type for d in rows],
         "digest": [d.digest for d in rows],
         "media_type": [d.media_type for d in rows],
-        "size": [d.size for d in rows],
+        "manifest_size": [d.size for d in rows],
         "annotations": [
             json.dumps(dict(d.annotations), sort_keys=True, ensure_ascii=False)
             if d.annotations
@@ -254,10 +399,14 @@ def referrers_frame(index: Index) -> Table:
             for d in rows
         ],
     }
-    return table(columns, REFERRERS_COLUMNS, size_columns=("size",))
+    return table(columns, REFERRERS_COLUMNS, size_columns=("manifest_size",))
 
 
 __all__ = [
+    "ANNOTATED",
+    "ANNOTATIONS_COLUMNS",
+    "BASE_DIGEST",
+    "BASE_NAME",
     "COMPRESSION_DTYPE",
     "CONFIG_COLUMNS",
     "HISTORY_COLUMNS",
@@ -265,12 +414,16 @@ __all__ = [
     "LAYERS_COLUMNS",
     "REFERRERS_COLUMNS",
     "TAGS_COLUMNS",
+    "annotations_frame",
+    "config_fields",
     "config_frame",
     "env_frame",
     "history_frame",
     "json_list",
+    "json_text",
     "labels_frame",
     "layers_frame",
+    "other_fields",
     "referrers_frame",
     "tags_frame",
 ]

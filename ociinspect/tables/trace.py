@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..distribution.trace import Exchange
-from .frame import FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table
+from ..distribution.trace import Exchange, summarize
+from .frame import BOOL, FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table
 
 TRACE_COLUMNS: dict[str, Any] = {
     "method": STRING,
@@ -19,6 +19,13 @@ TRACE_COLUMNS: dict[str, Any] = {
     "elapsed_ms": FLOAT,
     "started": TIME,
     "error": STRING,
+    "pull": BOOL,
+    "ratelimit_limit": OPTIONAL_INT,
+    "ratelimit_remaining": OPTIONAL_INT,
+    "ratelimit_window": OPTIONAL_INT,
+    "ratelimit_reset": TIME,
+    "mirror_for": STRING,
+    "proxy": STRING,
 }
 
 
@@ -28,7 +35,14 @@ def trace_frame(exchanges: Iterable[Exchange]) -> Table:
     ``method``, ``url`` (string; already redacted by the trace), ``status`` (Int64; <NA> when
     no answer came), ``purpose`` (string: manifest, blob, token, …), ``bytes`` (int64, body
     bytes received), ``elapsed_ms`` (float64), ``started`` (datetime64[ns, UTC]), ``error``
-    (string: what stood in for an answer, else <NA>).
+    (string: what stood in for an answer, else <NA>); ``pull`` (bool: a manifest GET, which
+    Docker Hub counts against its pull limit; a HEAD is free); ``ratelimit_limit``,
+    ``ratelimit_remaining`` and ``ratelimit_window`` (Int64: what the answer's rate-limit headers
+    said, the window in seconds; <NA> when they said nothing), ``ratelimit_reset``
+    (datetime64[ns, UTC]: when the limit resets, if said); ``mirror_for`` (string: the registry
+    a mirror answered for, else <NA>); ``proxy`` (string: the proxy the request went through,
+    credentials hidden, else <NA>). The address the pulls are counted against is left out.
+    ``attrs["summary"]`` is :func:`~ociinspect.distribution.trace.summarize` of the rows.
     """
     rows = list(exchanges)
     columns: dict[str, list[Any]] = {
@@ -40,8 +54,17 @@ def trace_frame(exchanges: Iterable[Exchange]) -> Table:
         "elapsed_ms": [e.elapsed * 1000.0 for e in rows],
         "started": [datetime.fromtimestamp(e.started, UTC) for e in rows],
         "error": [e.error for e in rows],
+        "pull": [e.pull for e in rows],
+        "ratelimit_limit": [e.ratelimit.limit if e.ratelimit else None for e in rows],
+        "ratelimit_remaining": [e.ratelimit.remaining if e.ratelimit else None for e in rows],
+        "ratelimit_window": [e.ratelimit.window_seconds if e.ratelimit else None for e in rows],
+        "ratelimit_reset": [e.ratelimit.reset if e.ratelimit else None for e in rows],
+        "mirror_for": [e.mirror_for for e in rows],
+        "proxy": [getattr(e, "proxy", None) for e in rows],
     }
-    return table(columns, TRACE_COLUMNS, size_columns=("bytes",))
+    out = table(columns, TRACE_COLUMNS, size_columns=("bytes",))
+    out.attrs["summary"] = summarize(rows)
+    return out
 
 
 __all__ = ["TRACE_COLUMNS", "trace_frame"]

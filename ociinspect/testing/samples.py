@@ -180,11 +180,28 @@ def sbom_artifact(subject: build.BuiltImage) -> tuple[build.Blob, list[build.Blo
     """An SPDX SBOM artifact (image-spec manifest.md "Guidelines for Artifact Usage": empty
     config, ``artifactType``, ``subject``): its manifest and the blobs it needs."""
     empty = build.Blob(mt.OCI_EMPTY, b"{}")
-    document = {
+    document = {  # SPDX 2.3: chapter 6's required fields, and one package (chapter 7)
         "SPDXID": "SPDXRef-DOCUMENT",
+        "creationInfo": {"created": _time(13), "creators": ["Tool: ociinspect-samples"]},
         "dataLicense": "CC0-1.0",
+        "documentNamespace": "https://ociinspect.invalid/spdx/sample-1.0",
         "name": "ociinspect-sample",
-        "packages": [{"SPDXID": "SPDXRef-hello", "name": "hello", "versionInfo": "1.0"}],
+        "packages": [
+            {
+                "SPDXID": "SPDXRef-hello",
+                "externalRefs": [
+                    {
+                        "referenceCategory": "PACKAGE-MANAGER",
+                        "referenceLocator": "pkg:generic/hello@1.0",
+                        "referenceType": "purl",
+                    }
+                ],
+                "licenseConcluded": "Apache-2.0",
+                "name": "hello",
+                "supplier": "Organization: ociinspect",
+                "versionInfo": "1.0",
+            }
+        ],
         "spdxVersion": "SPDX-2.3",
     }
     sbom = build.Blob(SBOM_TYPE, build.canonical_json(document))

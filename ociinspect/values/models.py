@@ -71,6 +71,12 @@ class ManifestInfo:
     raw: bytes = field(repr=False)
     json: Any = field(repr=False, compare=False, default=None)
 
+    def _repr_html_(self) -> str:
+        """Notebook HTML (:func:`ociinspect.display.manifest_info_html`); no I/O."""
+        from ..display import manifest_info_html
+
+        return manifest_info_html(self)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "digest", Digest.parse(self.digest))  # text: parsed here
 
@@ -163,6 +169,12 @@ class Descriptor:
     artifact_type: str | None = None
     data: bytes | None = field(default=None, repr=False)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    def _repr_html_(self) -> str:
+        """Notebook HTML (:func:`ociinspect.display.descriptor_html`); no I/O."""
+        from ..display import descriptor_html
+
+        return descriptor_html(self)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "urls", tuple(self.urls))
@@ -340,6 +352,12 @@ class Manifest:
     subject: Descriptor | None = None
     artifact_type: str | None = None
 
+    def _repr_html_(self) -> str:
+        """Notebook HTML (:func:`ociinspect.display.manifest_html`); no I/O."""
+        from ..display import manifest_html
+
+        return manifest_html(self)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "annotations", _frozen_map(self.annotations))
@@ -468,6 +486,9 @@ def _read_manifest(
     else:
         config = _read_descriptor(check, body["config"], "config")
     layers = _descriptors(check, body, "layers")
+    stored = (config.size if config is not None else 0) + sum(d.size for d in layers)
+    if stored > 2**63 - 1:  # each fits int64, the image cannot: no table could hold it
+        check.fail("layers", f"config and layer sizes add up to {stored}, more than int64")
     if media_type == mt.OCI_MANIFEST and body.get("layers") == []:
         # image-spec schema/image-manifest-schema.json: "layers": {"minItems": 1}
         check.fail("layers", "must have at least one entry (image-spec manifest schema)")
@@ -563,6 +584,12 @@ class ImageConfig:
     history: tuple[History, ...] = ()
     diff_ids: tuple[str, ...] = ()
     rootfs_type: str = "layers"
+
+    def _repr_html_(self) -> str:
+        """Notebook HTML (:func:`ociinspect.display.config_html`); no I/O."""
+        from ..display import config_html
+
+        return config_html(self)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", _frozen_map(self.labels))

@@ -115,6 +115,12 @@ class Platform:
     os_features: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
 
+    def _repr_html_(self) -> str:
+        """Notebook HTML (:func:`ociinspect.display.platform_html`)."""
+        from ..display import platform_html
+
+        return platform_html(self)
+
     def __post_init__(self) -> None:
         for what in ("os", "architecture"):
             value = getattr(self, what)

@@ -6,16 +6,24 @@ does what a user's click would. The work is the library's: :mod:`.views` opens t
 :mod:`ociinspect.tables`), :mod:`.render` and :mod:`.chart` turn tables into HTML, all in a
 background thread (:mod:`.tasks` says why); the widget only places the results. Registry
 requests go through the browser's :class:`~ociinspect.session.Session` (the default one unless
-``session=`` is given), so browsers share tokens and connections,
-and the HTTP tab lists what each action asked.
+``session=`` is given), so browsers share tokens and connections, and the HTTP tab lists what
+each action asked, with the ``curl`` that repeats each exchange.
+
+Clicks inside the HTML (a platform row or chart bar, a layer row, a copy button, a tag offered
+after "no such tag") are :class:`~.htmlview.HTMLView` actions. A failure is explained by
+:mod:`.advice` (what happened, what to do next). Displayed in a notebook, the browser also
+leaves a static ``text/html`` snapshot of its last state beside the widget, which a saved
+notebook shows where widgets do not run (GitHub, nbviewer); the live page hides it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -23,47 +31,25 @@ from traitlets import Bool, Enum, Int, List, Unicode, observe
 
 from .. import navigation
 from ..distribution.trace import Exchange
-from ..errors import (
-    AuthError,
-    InvalidReferenceError,
-    NotFoundError,
-    OCIInspectError,
-    PlatformNotFoundError,
-    SourceError,
-    TransportError,
-)
 from ..session import Session, session_of
 from ..tables import trace_frame
 from . import render
+from .advice import Advice, advice_html, error_title, explain
 from .chart import bars_from_layers, layer_chart_html
-from .format import digest_html, esc, size_html, when
-from .panes import FilesPane, RawPane, css
+from .commands import image_commands, shell_block
+from .extras import ExtrasPane
+from .files import FilesPane
+from .format import copy_button, digest_html, esc, size_html, when
+from .htmlview import HTMLView
+from .panes import RawPane, css
 from .style import style_html
 from .tasks import Runner
 from .views import ImageView, RootView, fetch_image, fetch_root
 
-TABS = ("Layers", "History", "Config", "Files", "Raw", "HTTP")
-LAYERS, HISTORY, CONFIG, FILES, RAW, HTTP = range(len(TABS))
+TABS = ("Layers", "History", "Config", "Files", "Packages", "Referrers", "Raw", "HTTP")
+LAYERS, HISTORY, CONFIG, FILES, PACKAGES, REFERRERS, RAW, HTTP = range(len(TABS))
 #: Exchanges kept for the HTTP tab of one browser (the newest are kept).
 MAX_EXCHANGES = 2000
-
-_ERROR_TITLES: tuple[tuple[type[BaseException], str], ...] = (
-    (InvalidReferenceError, "Not a valid image reference"),
-    (PlatformNotFoundError, "No such platform"),
-    (NotFoundError, "Not found"),
-    (AuthError, "Access denied"),
-    (TransportError, "Registry unreachable"),
-    (SourceError, "Cannot open this source"),
-    (OCIInspectError, "Could not load"),
-)
-
-
-def error_title(exc: BaseException) -> str:
-    """A short headline for a failure (the message below it says the details)."""
-    for kind, title in _ERROR_TITLES:
-        if isinstance(exc, kind):
-            return title
-    return f"Unexpected error ({type(exc).__name__})"
 
 
 def _guard(step: Callable[..., object], *args: Any) -> None:
@@ -74,7 +60,8 @@ def _guard(step: Callable[..., object], *args: Any) -> None:
 
 
 class ImageBrowser(w.VBox):
-    """Browse an image or index: platforms, layers, history, config, files, raw JSON, HTTP.
+    """Browse an image or index: platforms, layers, history, config, files, packages,
+    referrers, raw JSON, HTTP.
 
     ``ImageBrowser("alpine:3.20")`` starts loading at once, in the background (:meth:`wait`
     blocks until done). ``session=`` says whose client, cache and trace it uses (default: the
@@ -96,6 +83,7 @@ class ImageBrowser(w.VBox):
     image_digest = Unicode("", help="Digest of the manifest of the image shown.")
     layer = Int(0, help="Layer listed in the Files tab (0 = bottom).")
     merged = Bool(False, help="The Files tab shows the merged filesystem of all layers.")
+    overview = Bool(True, help="The overview (header, platforms, chart) is shown.")
 
     def __init__(
         self,
@@ -112,6 +100,8 @@ class ImageBrowser(w.VBox):
         self._root: RootView | None = None
         self._view: ImageView | None = None
         self._exchanges: list[tuple[str, Exchange]] = []
+        self._advice: Advice | None = None
+        self._snapshot_id: str | None = None
         super().__init__(children=self._build())
         css(self, "oi-browser")
         self.content.layout.display = "none"
@@ -126,7 +116,8 @@ class ImageBrowser(w.VBox):
         self.ref_box = css(
             w.Text(
                 placeholder="registry/repository:tag  ·  oci:/path:tag  ·  docker-archive:…",
-                layout=w.Layout(width="auto", flex="0 1 560px", min_width="240px"),
+                layout=w.Layout(width="auto", flex="1 1 320px", min_width="200px",
+                                max_width="560px"),
             ),
             "oi-ref",
         )
@@ -135,39 +126,75 @@ class ImageBrowser(w.VBox):
                 description="Load",
                 button_style="primary",
                 tooltip="Load (or press Enter)",
-                layout=w.Layout(width="96px", flex="0 0 auto"),
+                layout=w.Layout(width="80px", flex="0 0 auto"),
             ),
             "oi-load",
         )
+        self.overview_button = css(
+            w.ToggleButton(
+                value=True,
+                description="Overview",
+                icon="chevron-up",
+                tooltip="Show or hide the header, platforms and chart (keeps the tabs in view)",
+                layout=w.Layout(width="auto", flex="0 0 auto"),
+            ),
+            "oi-overview-toggle",
+        )
+        self.columns_box = css(
+            w.Checkbox(description="All columns", indent=False, value=False,
+                       tooltip="In a narrow window, show every column of the tables",
+                       layout=w.Layout(width="auto", flex="0 0 auto")),
+            "oi-columns-toggle",
+        )
         self.status_line = css(html(), "oi-status")
-        self.error_box = css(html(layout=w.Layout(display="none")), "oi-error")
-        self.header = css(html(), "oi-header")
-        self.platforms_view = css(html(), "oi-platforms-view")
+        self.error_box = css(HTMLView(layout=w.Layout(display="none")), "oi-error")
+        self.header = css(HTMLView(), "oi-header")
+        self.platforms_view = css(HTMLView(), "oi-platforms-view")
         self.index_box = css(w.VBox([self.platforms_view]), "oi-index")
-        self.chart_view = css(html(), "oi-chart-view")
+        self.chart_view = css(HTMLView(), "oi-chart-view")
         self.platform_picker = css(
-            w.Dropdown(description="Platform", options=[], layout=w.Layout(width="300px")),
+            w.Dropdown(description="Platform", options=[],
+                       layout=w.Layout(width="auto", min_width="220px", max_width="320px")),
             "oi-platform",
         )
         self.selection_note = css(html(), "oi-selection")
         self.platform_row = css(
-            w.HBox([self.platform_picker, self.selection_note]), "oi-platform-row"
+            w.HBox([self.platform_picker, self.selection_note],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            "oi-platform-row",
         )
-        self.image_header = css(html(), "oi-image-header")
-        self.layers_view = css(html(), "oi-layers-view")
-        self.history_view = css(html(), "oi-history-view")
-        self.config_view = css(html(), "oi-config-view")
-        self.files = FilesPane(self._submit, error_title)
+        self.overview_box = css(
+            w.VBox([self.header, self.index_box, self.chart_view]), "oi-overview"
+        )
+        self.image_header = css(HTMLView(), "oi-image-header")
+        self.commands_view = css(HTMLView(), "oi-commands-view")
+        self.layers_view = css(HTMLView(), "oi-layers-view")
+        self.history_view = css(HTMLView(), "oi-history-view")
+        self.config_view = css(HTMLView(), "oi-config-view")
+        self.files = FilesPane(self._submit, self._error_html, self._open_layer)
+        self.extras = ExtrasPane(self._submit, self._error_html, self._open_layer)
         self.raw = RawPane(self._submit, self._open_layer, error_title)
-        self.http_view = css(html(), "oi-http-view")
-        panes = [self.layers_view, self.history_view, self.config_view]
-        panes += [self.files.box, self.raw.box, self.http_view]
-        self.tabs = css(w.Tab(children=panes, titles=TABS), "oi-tabs")
+        self.http_view = css(HTMLView(), "oi-http-view")
+        self._panes: dict[str, w.Widget] = dict(
+            zip(
+                TABS,
+                [
+                    self.layers_view,
+                    self.history_view,
+                    self.config_view,
+                    self.files.box,
+                    self.extras.packages_box,
+                    self.extras.referrers_box,
+                    self.raw.box,
+                    self.http_view,
+                ],
+                strict=True,
+            )
+        )
+        self.tabs = css(w.Tab(children=list(self._panes.values()), titles=TABS), "oi-tabs")
         self.content = css(
-            w.VBox(
-                [self.header, self.index_box, self.chart_view, self.platform_row]
-                + [self.image_header, self.tabs]
-            ),
+            w.VBox([self.overview_box, self.platform_row, self.image_header, self.commands_view,
+                    self.tabs]),
             "oi-content",
         )
         # Shortcuts to the panes' widgets, for tests and notebooks.
@@ -185,8 +212,19 @@ class ImageBrowser(w.VBox):
         self.layer_picker.observe(self._on_pick_layer, "value")
         self.merged_box.observe(self._on_pick_merged, "value")
         self.tabs.observe(self._on_tab, "selected_index")
+        self.overview_button.observe(self._on_overview_button, "value")
+        self.columns_box.observe(self._on_columns, "value")
+        self.platforms_view.on_action("platform", self._click_platform)
+        self.chart_view.on_action("platform", self._click_platform)
+        self.layers_view.on_action("layer", lambda arg: self._open_layer(int(arg)))
+        self.history_view.on_action("layer", lambda arg: self._open_layer(int(arg)))
+        self.error_box.on_action("load", lambda arg: self.load(arg))
         style = html(style_html(), layout=w.Layout(display="none"))
-        toolbar = css(w.HBox([self.ref_box, self.load_button, self.status_line]), "oi-toolbar")
+        toolbar = css(
+            w.HBox([self.ref_box, self.load_button, self.overview_button, self.columns_box,
+                    self.status_line]),
+            "oi-toolbar",
+        )
         return [style, toolbar, self.error_box, self.content]
 
     # -- public actions -----------------------------------------------------------------
@@ -206,6 +244,7 @@ class ImageBrowser(w.VBox):
             f"Loading {text}…",
             self._show_failed_load,
             reset_http=True,
+            explain=lambda error: explain(error, text, session),
         )
         return self
 
@@ -224,6 +263,27 @@ class ImageBrowser(w.VBox):
                 lambda _error: self._clear_image(),
             )
         return self
+
+    def open_tab(self, name: str) -> ImageBrowser:
+        """Select the tab called ``name`` (one of :data:`TABS` that is shown)."""
+        names = self.tab_names
+        if name not in names:
+            raise ValueError(f"no tab {name!r} is shown; shown: {names}")
+        self.tabs.selected_index = names.index(name)
+        return self
+
+    @property
+    def tab_names(self) -> list[str]:
+        """The titles of the tabs shown now (a failed load leaves only what has content)."""
+        if self.tabs.layout.display == "none":
+            return []
+        return list(self.tabs.titles)
+
+    @property
+    def selected_tab(self) -> str | None:
+        index = self.tabs.selected_index
+        names = self.tab_names
+        return names[index] if index is not None and 0 <= index < len(names) else None
 
     def wait(self, timeout: float = 120.0) -> ImageBrowser:
         """Block until loading (and any listing) has finished; returns the browser."""
@@ -271,6 +331,24 @@ class ImageBrowser(w.VBox):
                 self.layer_picker.value = self.layer
         self.files.show(self.layer, self.merged)
 
+    @observe("overview")
+    def _on_overview(self, change: dict[str, Any]) -> None:
+        shown = bool(change["new"])
+        self.overview_box.layout.display = "" if shown else "none"
+        with self._quiet():
+            self.overview_button.value = shown
+        self.overview_button.icon = "chevron-up" if shown else "chevron-down"
+
+    def _on_overview_button(self, change: dict[str, Any]) -> None:
+        if not self._quiet_depth:
+            self.overview = bool(change["new"])
+
+    def _on_columns(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.add_class("oi-all-columns")
+        else:
+            self.remove_class("oi-all-columns")
+
     def _on_ref_message(self, _widget: w.Widget, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":  # the front end's message for Enter in a Text
             self.load()
@@ -278,6 +356,11 @@ class ImageBrowser(w.VBox):
     def _on_pick_platform(self, change: dict[str, Any]) -> None:
         if not self._quiet_depth and change["new"]:
             self.platform = change["new"]
+
+    def _click_platform(self, platform: str) -> None:
+        """A platform row or chart bar was clicked."""
+        if platform and platform in self.platforms and platform != self.platform:
+            self.platform = platform
 
     def _on_pick_layer(self, change: dict[str, Any]) -> None:
         if not self._quiet_depth and change["new"] is not None:
@@ -288,15 +371,23 @@ class ImageBrowser(w.VBox):
             self.merged = bool(change["new"])
 
     def _on_tab(self, change: dict[str, Any]) -> None:
-        if not self._quiet_depth and change["new"] == FILES:
+        if self._quiet_depth:
+            return
+        name = self.selected_tab
+        if name == "Files":
             self.files.show(self.layer, self.merged)
+        elif name == "Packages":
+            self.extras.show_packages()
+        elif name == "Referrers":
+            self.extras.show_referrers()
 
     def _open_layer(self, position: int) -> None:
-        """The Raw tab's link to a layer: list it in the Files tab."""
+        """A layer row, a Raw link or a package's layer: list that layer in the Files tab."""
         with self._quiet():
             self.merged = self.merged_box.value = False
             self.layer = self.layer_picker.value = position
-            self.tabs.selected_index = FILES
+            if "Files" in self.tab_names:
+                self.tabs.selected_index = self.tab_names.index("Files")
         self.files.show(position, False)
 
     # -- running work --------------------------------------------------------------------
@@ -310,11 +401,13 @@ class ImageBrowser(w.VBox):
         busy: str,
         failed: Callable[[BaseException], None] | None = None,
         reset_http: bool = False,
+        explain: Callable[[BaseException], Advice] | None = None,
     ) -> None:
         """Run ``work`` in the background, then ``show(result)``, or ``failed(error)`` and the
-        error message. ``show`` may return an error to report about a result it did show (an
-        index without the platform asked for). A ``load`` supersedes the ``aux`` work (file
-        listings, Raw links) in flight. The HTTP tab and the status line follow either way."""
+        error message (``explain(error)``, run in the background too, says it for a person).
+        ``show`` may return an error to report about a result it did show (an index without
+        the platform asked for). A ``load`` supersedes the ``aux`` work (file listings, Raw
+        links) in flight. The HTTP tab, the status line and the snapshot follow either way."""
         trace = self.session.trace
         mark = trace.mark()
         started = time.monotonic()
@@ -325,15 +418,21 @@ class ImageBrowser(w.VBox):
             self._active.add(channel)
             self._set_busy(busy)
 
-        def measured() -> tuple[Any, BaseException | None, list[Exchange], float]:
+        def measured() -> tuple[Any, BaseException | None, Advice | None, list[Exchange], float]:
+            advice = None
             try:
                 result, error = work(), None
             except Exception as exc:  # shown in the widget by done()
                 result, error = None, exc
-            return result, error, trace.since(mark), time.monotonic() - started
+                if explain is not None:
+                    with contextlib.suppress(Exception):
+                        advice = explain(exc)
+            return result, error, advice, trace.since(mark), time.monotonic() - started
 
         def done(out: Any, crash: BaseException | None) -> None:
-            result, error, exchanges, seconds = out if crash is None else (None, crash, [], 0.0)
+            result, error, advice, exchanges, seconds = (
+                out if crash is None else (None, crash, None, [], 0.0)
+            )
             with self._quiet():
                 self._active.discard(channel)
                 if error is None:
@@ -346,13 +445,14 @@ class ImageBrowser(w.VBox):
                 elif failed is not None:
                     _guard(failed, error)
                 _guard(self._record, action, exchanges, reset_http)
-                self._finish(action, error, seconds, len(exchanges))
+                self._finish(action, error, seconds, len(exchanges), advice, channel)
 
         self._runner.submit(channel, measured, done)
 
     def _set_busy(self, message: str) -> None:
         self.status = "loading"
         self.error = ""
+        self._advice = None
         self.error_box.layout.display = "none"
         self.status_line.value = render.status_html("loading", message)
         self._enable()
@@ -366,34 +466,75 @@ class ImageBrowser(w.VBox):
         else:
             self.content.remove_class("oi-stale")
 
-    def _finish(self, action: str, error: BaseException | None, seconds: float, n: int) -> None:
+    def _error_html(self, error: BaseException) -> str:
+        """An error inside a pane, said plainly (no request is made to explain it)."""
+        return advice_html(explain(error, self.reference, None))
+
+    def _finish(
+        self,
+        action: str,
+        error: BaseException | None,
+        seconds: float,
+        n: int,
+        advice: Advice | None = None,
+        channel: str = "load",
+    ) -> None:
         self._enable()
+        if channel == "load" and self._view is None:
+            self._show_tabs(["HTTP"] if self._exchanges else [])
         if error is not None:
-            self.error = f"{error_title(error)}: {error}"
-            self.error_box.value = render.error_html(error_title(error), str(error))
+            advice = advice or explain(error, self.reference, None)
+            self._advice = advice
+            self.error = advice.text
+            self.error_box.value = advice_html(advice)
             self.error_box.layout.display = ""
             self.status = "error"
             self.status_line.value = render.status_html("error", f"{action} failed")
-            return
-        requests = f", {n} HTTP request{'s' * (n != 1)}" if n else ""
-        self.status = "loading" if self._active else "ready"
-        self.status_line.value = render.status_html(
-            "ready", f"{action}: done in {seconds:.2f} s{requests}"
-        )
+        else:
+            requests = f", {n} HTTP request{'s' * (n != 1)}" if n else ""
+            self.status = "loading" if self._active else "ready"
+            self.status_line.value = render.status_html(
+                "ready", f"{action}: done in {seconds:.2f} s{requests}"
+            )
+        _guard(self._publish_snapshot)
 
     def _record(self, action: str, exchanges: list[Exchange], reset: bool) -> None:
         if reset:
             self._exchanges = []
         self._exchanges.extend((action, e) for e in exchanges)
         del self._exchanges[:-MAX_EXCHANGES]
-        frame = trace_frame([e for _, e in self._exchanges])
+        listed = [e for _, e in self._exchanges]
+        try:
+            from ..commands import trace_commands
+
+            frame = trace_commands(listed, self.session)
+        except ImportError:  # a version without the curl lines: the trace alone
+            frame = trace_frame(listed)
         frame.insert(0, "action", [a for a, _ in self._exchanges])
         root = self._root
-        if root is None and self._exchanges:  # a failed load: what was asked, what came back
-            self.tabs.layout.display = ""
-            self.tabs.selected_index = HTTP
         local = root.found.source.name if root is not None and root.local else None
-        self.http_view.value = render.trace_html(frame, local)
+        html = render.trace_html(frame, local)
+        if listed:
+            html = (
+                '<p class="oi-note">The copy button of a row gives the <code>curl</code> that '
+                "repeats it (set <code>$REGISTRY_USER</code> and <code>$REGISTRY_PASSWORD</code> "
+                "where it logs in; the token line sets <code>$TOKEN</code>).</p>" + html
+            )
+        self.http_view.value = html
+
+    def _show_tabs(self, names: Sequence[str]) -> None:
+        """Show only the tabs called ``names`` (in :data:`TABS` order); none hides the tabs."""
+        wanted = [name for name in TABS if name in names]
+        if not wanted:
+            self.tabs.layout.display = "none"
+            return
+        current = list(self.tabs.titles)
+        if current != wanted:
+            keep = self.selected_tab
+            self.tabs.children = [self._panes[name] for name in wanted]
+            self.tabs.titles = tuple(wanted)
+            self.tabs.selected_index = wanted.index(keep) if keep in wanted else 0
+        self.tabs.layout.display = ""
 
     # -- showing results (in the worker thread, under the runner's lock) ------------------
 
@@ -426,6 +567,7 @@ class ImageBrowser(w.VBox):
         for view in (self.layers_view, self.history_view, self.config_view):
             view.value = nothing
         self.files.reset(None, 0)
+        self.extras.reset(None)
         self.raw.clear()
         self.content.layout.display = ""
 
@@ -452,27 +594,110 @@ class ImageBrowser(w.VBox):
                 ("created", esc(when(view.created)) or "–"),
             ]
         )
+        self.commands_view.value = self._commands_html(img)
         self.layers_view.value = view.layers_html
         self.history_view.value = view.history_html
         self.config_view.value = view.config_html
         self.layer = self.files.reset(img, self.layer)
-        self.tabs.layout.display = ""
+        self.extras.reset(img, root.found if root is not None else img)
+        self._show_tabs(TABS)
         found = root.found if root is not None else None
         index = found.index if isinstance(found, navigation.ImageIndex) else None
         self.raw.reset(img.source, index, img, view.platform)
-        if self.tabs.selected_index == FILES:
+        name = self.selected_tab
+        if name == "Files":
             self.files.show(self.layer, self.merged)
+        elif name == "Packages":
+            self.extras.show_packages()
+        elif name == "Referrers":
+            self.extras.show_referrers()
+
+    def _commands_html(self, img: navigation.Image) -> str:
+        source = img.source
+        registry = getattr(source, "registry", None)
+        repository = getattr(source, "repository", None)
+        root = self._root
+        index_digest = root.found.digest if root is not None and root.is_index else None
+        plain = False
+        if registry:
+            with contextlib.suppress(Exception):
+                plain = self.session.client.base_url(registry).startswith("http:")
+        lines = image_commands(
+            source.name,
+            img.digest,
+            index_digest=index_digest,
+            repository=f"{registry}/{repository}" if registry and repository else None,
+            plain_http=plain,
+        )
+        if not lines:
+            return ""
+        rows = "".join(
+            f'<div class="oi-cmd-what">{esc(c.what)}</div>'
+            f'<div class="oi-cmd"><code>{esc(c.line)}</code>{copy_button(c.line, "command")}</div>'
+            for c in lines
+        )
+        block = shell_block(lines)
+        return (
+            '<details class="oi-commands"><summary>Equivalent commands (crane, skopeo, '
+            f"docker)</summary>{rows}"
+            f'<div class="oi-cmd">Copy all{copy_button(block, "all commands")}</div></details>'
+        )
 
     def _clear_image(self) -> None:
         root = self._root
         self._view = None
         self.image_digest = ""
         self.platform_picker.value = None
-        self.selection_note.value = self.image_header.value = ""
+        self.selection_note.value = self.image_header.value = self.commands_view.value = ""
         if root is not None and root.platforms is not None:
             self.platforms_view.value = render.platforms_html(root.platforms, None)
         self.chart_view.value = layer_chart_html(root.bars) if root is not None else ""
         self.tabs.layout.display = "none"
+
+    # -- the static snapshot for saved notebooks -------------------------------------------
+
+    def snapshot_html(self) -> str:
+        """The browser's current state as static HTML (no widget, no script): what a saved
+        notebook shows where widgets do not run. Copy buttons and actions are left out."""
+        parts = [
+            '<div class="oi-snapshot">',
+            f"<p><b>ociinspect image browser</b> · <code>{esc(self.reference or '')}</code> · "
+            "a snapshot of its last state; run the notebook for the live browser.</p>",
+        ]
+        if self.error:
+            advice = self._advice
+            parts.append(advice_html(advice) if advice is not None else f"<p>{esc(self.error)}</p>")
+        if self._root is not None:
+            parts.append(self.header.value)
+            if self._root.is_index:
+                parts.append(self.platforms_view.value)
+            parts.append(self.chart_view.value)
+        if self._view is not None:
+            parts += [self.image_header.value, "<h4>Layers</h4>", self.layers_view.value,
+                      "<h4>History</h4>", self.history_view.value]
+        parts.append("</div>")
+        html = "".join(parts)
+        html = re.sub(r'<button type="button" class="oi-copy"[^>]*></button>', "", html)
+        return re.sub(r' (data-oi-action|data-oi-arg|tabindex)="[^"]*"', "", html)
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Display the widget and, beside it, the static snapshot (updated after each action,
+        so a saved notebook keeps the last state)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(**kwargs), raw=True)
+        if self._snapshot_id is None:
+            self._snapshot_id = f"ociinspect-{uuid.uuid4().hex}"
+        display({"text/html": self.snapshot_html()}, raw=True, display_id=self._snapshot_id)
+
+    def _publish_snapshot(self) -> None:
+        if self._snapshot_id is None:
+            return
+        from IPython.display import update_display
+
+        update_display(
+            {"text/html": self.snapshot_html()}, raw=True, display_id=self._snapshot_id
+        )
 
 
 def _root_facts(found: navigation.Image | navigation.ImageIndex) -> list[tuple[str, str]]:

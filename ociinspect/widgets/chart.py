@@ -4,11 +4,17 @@ Pure functions, no plotting library: :func:`bars_from_layers` turns the ``layers
 each platform (:func:`ociinspect.api.layers`) into :class:`Bar` values and
 :func:`layer_chart_svg` draws them on one shared byte scale. A layer has the same colour in
 every bar it appears in (colours follow digests), so a base layer shared by all platforms
-reads as one colour down the chart. Each segment's tooltip names the layer, digest and size.
+reads as one colour down the chart. Colours say something true: a colour is given only to a
+layer that more than one bar holds, and no two such layers share one; a layer that only one
+bar holds is drawn in the theme's neutral grey (``oi-seg-own``), so sixteen distinct layers
+never look like repeats of each other. Each segment's tooltip names the layer, digest, size
+and how many other images hold it; with several bars, clicking a bar selects its platform
+(``data-oi-action``, :mod:`.htmlview`).
 """
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,26 +71,38 @@ class Bar:
 
 
 def bars_from_layers(frames: Mapping[str, pd.DataFrame]) -> list[Bar]:
-    """Platform -> ``layers`` table (columns ``position``, ``digest``, ``size``) -> bars."""
+    """Platform -> ``layers`` table (``position``, ``digest``, ``compressed_size``) -> bars."""
     bars = []
     for label, frame in frames.items():
         segments = tuple(
             Segment(str(digest), int(size), f"layer {int(position)}")
             for position, digest, size in zip(
-                frame["position"], frame["digest"], frame["size"], strict=True
+                frame["position"], frame["digest"], frame["compressed_size"], strict=True
             )
         )
         bars.append(Bar(label, segments))
     return bars
 
 
+def distinct_colour(index: int) -> str:
+    """The ``index``-th categorical colour: the palette, then golden-angle hues (distinct
+    however many are needed)."""
+    if index < len(PALETTE):
+        return PALETTE[index]
+    hue = (index - len(PALETTE)) * 137.508 % 360
+    r, g, b = colorsys.hls_to_rgb(hue / 360, 0.48, 0.62)
+    return f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
+
+
 def colours(bars: Sequence[Bar]) -> dict[str, str]:
-    """Digest -> colour, in order of first appearance (shared layers share a colour)."""
+    """Digest -> colour for the layers more than one bar holds, in order of first appearance,
+    each its own; layers only one bar holds get no colour (they are drawn neutral)."""
+    sharing = _sharing(bars)
     found: dict[str, str] = {}
     for bar in bars:
         for segment in bar.segments:
-            if segment.key not in found:
-                found[segment.key] = PALETTE[len(found) % len(PALETTE)]
+            if sharing[segment.key] > 1 and segment.key not in found:
+                found[segment.key] = distinct_colour(len(found))
     return found
 
 
@@ -145,8 +163,13 @@ def layer_chart_svg(bars: Sequence[Bar], *, selected: str | None = None, width: 
         y = row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         mid = row * ROW_HEIGHT + ROW_HEIGHT / 2 + 4
         chosen = " oi-chosen" if bar.label == selected else ""
+        act = ""
+        if len(bars) > 1:
+            act = (f' data-oi-action="platform" data-oi-arg="{esc(bar.label)}" tabindex="0" '
+                   f'role="button" aria-label="Show {esc(bar.label)}"')
+            chosen += " oi-clickable"
         parts.append(
-            f'<g class="oi-chart-row{chosen}" data-platform="{esc(bar.label)}">'
+            f'<g class="oi-chart-row{chosen}" data-platform="{esc(bar.label)}"{act}>'
             f'<text class="oi-chart-label" x="{LABEL_WIDTH - 8}" y="{mid:.1f}" '
             f'text-anchor="end">{esc(bar.label)}</text>'
         )
@@ -155,21 +178,33 @@ def layer_chart_svg(bars: Sequence[Bar], *, selected: str | None = None, width: 
             w = segment.size * scale
             share = segment.size / bar.total if bar.total else 0.0
             others = sharing[segment.key] - 1
-            shared = f" · in {others} other image{'s' * (others != 1)}" if others else ""
+            shared = (
+                f" · in {others} other image{'s' * (others != 1)}"
+                if others
+                else (" · only in this image" if len(bars) > 1 else "")
+            )
             tip = (
                 f"{bar.label} · {segment.label} · {short_digest(segment.key)} · "
                 f"{format_size(segment.size)} ({share:.1%}){shared}"
             )
+            fill = palette.get(segment.key)
+            paint = f'fill="{fill}"' if fill else 'fill="#9e9e9e"'
+            own = "" if fill else " oi-seg-own"
             parts.append(
-                f'<rect class="oi-seg" x="{x:.2f}" y="{y:.1f}" width="{max(w, 0.0):.2f}" '
-                f'height="{BAR_HEIGHT}" fill="{palette[segment.key]}" '
+                f'<rect class="oi-seg{own}" x="{x:.2f}" y="{y:.1f}" width="{max(w, 0.0):.2f}" '
+                f'height="{BAR_HEIGHT}" {paint} '
                 f'data-digest="{esc(segment.key)}"><title>{esc(tip)}</title></rect>'
             )
             if w >= 56:
-                ink = "#1f2328" if _light(palette[segment.key]) else "#ffffff"
+                if fill:
+                    ink = "#1f2328" if _light(fill) else "#ffffff"
+                    style = f' style="fill:{ink}"'
+                    label_class = "oi-seg-label"
+                else:
+                    style, label_class = "", "oi-seg-label oi-seg-own-label"
                 parts.append(
-                    f'<text class="oi-seg-label" x="{x + w / 2:.1f}" y="{mid:.1f}" '
-                    f'text-anchor="middle" style="fill:{ink}">'
+                    f'<text class="{label_class}" x="{x + w / 2:.1f}" y="{mid:.1f}" '
+                    f'text-anchor="middle"{style}>'
                     f"{esc(segment.label.replace('layer ', '#'))}</text>"
                 )
             x += w
@@ -203,9 +238,15 @@ def layer_chart_html(bars: Sequence[Bar], *, selected: str | None = None) -> str
     if not bars:
         return ""
     shared = sum(1 for n in _sharing(bars).values() if n > 1)
-    key = "Bar length: compressed bytes; one colour per layer digest"
+    key = "Bar length: compressed bytes"
     if len(bars) > 1:
-        key += f"; {shared} layer{'s' * (shared != 1)} shared between platforms"
+        key += (
+            f"; coloured: the {shared} layer{'s' * (shared != 1)} shared between platforms "
+            "(one colour each); grey: layers only one platform has. Click a bar to show "
+            "that platform"
+        )
+    else:
+        key += "; one segment per layer"
     return (
         '<div class="oi-chart"><div class="oi-h">Layer sizes</div>'
         f"{layer_chart_svg(bars, selected=selected)}"
@@ -219,6 +260,7 @@ __all__ = [
     "Segment",
     "bars_from_layers",
     "colours",
+    "distinct_colour",
     "layer_chart_html",
     "layer_chart_svg",
     "nice_step",

@@ -39,11 +39,38 @@ def size_html(size: object) -> str:
     return f'<span title="{int(size):,} bytes">{esc(format_size(size))}</span>'  # type: ignore[call-overload]
 
 
-def digest_html(digest: object) -> str:
-    """A short digest in monospace, the full digest in its tooltip."""
+def copy_button(text: str, what: str) -> str:
+    """A small button that copies ``text`` in the page (``static/htmlview.js``); ``what`` names
+    it for its tooltip and screen readers. Its glyph is drawn by CSS, so it adds no text."""
+    return (
+        f'<button type="button" class="oi-copy" data-oi-copy="{esc(text)}" '
+        f'title="Copy {esc(what)}" aria-label="Copy {esc(what)}"></button>'
+    )
+
+
+def digest_html(digest: object, copy: bool = True) -> str:
+    """A short digest in monospace, the full digest in its tooltip and, with ``copy``, a
+    button that copies the full digest."""
     if missing(digest):
         return ""
-    return f'<code class="oi-digest" title="{esc(digest)}">{esc(short_digest(digest))}</code>'
+    short = f'<code class="oi-digest" title="{esc(digest)}">{esc(short_digest(digest))}</code>'
+    return short + (copy_button(str(digest), "digest") if copy else "")
+
+
+def command_html(value: object, limit: int = 90) -> str:
+    """A build step or command: whole when short; else its start, expandable to the whole
+    text (wrapped) with a copy button. Nothing is cut without a way to see it."""
+    if missing(value):
+        return ""
+    full = str(value)
+    if len(full) <= limit:
+        return esc(full)
+    return (
+        f'<details class="oi-more"><summary title="Show all {len(full):,} characters">'
+        f"{esc(full[: limit - 1])}…</summary>"
+        f'<div class="oi-more-body"><code>{esc(full)}</code>{copy_button(full, "command")}'
+        "</div></details>"
+    )
 
 
 def when(value: object) -> str:
@@ -99,6 +126,7 @@ class Column:
     render: Callable[[Any], str] = text
     numeric: bool = False
     css: str = ""
+    extra: bool = False  # hidden in a narrow browser until "All columns" is ticked
 
 
 def table_html(
@@ -107,13 +135,15 @@ def table_html(
     *,
     css: str = "",
     row_class: Callable[[Any], str] | None = None,
+    row_attrs: Callable[[Any], str] | None = None,
     limit: int | None = None,
     empty: str = "Nothing to show.",
     group: str | None = None,
 ) -> str:
     """An HTML table of ``frame``'s rows; columns ``frame`` lacks are left out.
 
-    ``row_class(row)`` adds CSS classes to a row; ``limit`` caps the rows shown and says so;
+    ``row_class(row)`` adds CSS classes to a row, ``row_attrs(row)`` attributes (already
+    escaped, with a leading space); ``limit`` caps the rows shown and says so;
     ``group`` names a column shown as a heading row (``oi-group``) wherever its value changes.
     """
     if frame is None or len(frame) == 0:
@@ -133,6 +163,8 @@ def table_html(
             f'<td class="{_cell_class(c)}">{c.render(values[c.key])}</td>' for c in present
         )
         extra = f' class="{esc(row_class(values))}"' if row_class is not None else ""
+        if row_attrs is not None:
+            extra += row_attrs(values)
         body.append(f"<tr{extra}>{cells}</tr>")
     note = ""
     if limit is not None and len(frame) > limit:
@@ -146,7 +178,15 @@ def table_html(
 
 def _cell_class(column: Column) -> str:
     return " ".join(
-        filter(None, [f"oi-col-{column.key}", "oi-num" if column.numeric else "", column.css])
+        filter(
+            None,
+            [
+                f"oi-col-{column.key}",
+                "oi-num" if column.numeric else "",
+                "oi-extra" if column.extra else "",
+                column.css,
+            ],
+        )
     )
 
 
@@ -159,6 +199,8 @@ def definition_list(pairs: Iterable[tuple[str, str]]) -> str:
 __all__ = [
     "Column",
     "badge",
+    "command_html",
+    "copy_button",
     "definition_list",
     "digest_html",
     "esc",

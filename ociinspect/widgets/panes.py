@@ -1,4 +1,4 @@
-"""The two tabs of the browser that fetch on demand: Files and Raw.
+"""The Raw tab of the browser (the Files tab is :mod:`.files`).
 
 Each pane owns its widgets and asks its browser to run slow work through ``submit`` (the
 browser's background runner, which also records the HTTP requests and reports errors).
@@ -12,18 +12,17 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import api, navigation
+from .. import navigation
 from ..sources import Source
 from ..values import mediatypes as mt
 from ..values.models import Index
-from ..values.units import format_size
 from . import raw as rawdocs
 from . import render
+from .htmlview import HTMLView
 from .views import fetch_document
 
 #: browser._submit(channel, action, work, show, busy, failed)
 Submit = Callable[..., None]
-MERGED = -1  # the Files tab's "layer" when the merged view is on
 
 
 def css(widget: Any, *classes: str) -> Any:
@@ -31,69 +30,6 @@ def css(widget: Any, *classes: str) -> Any:
     for name in classes:
         widget.add_class(name)
     return widget
-
-
-class FilesPane:
-    """Pick a layer and see its tar listing, or the merged filesystem of all layers."""
-
-    def __init__(self, submit: Submit, error_title: Callable[[BaseException], str]) -> None:
-        self._submit = submit
-        self._error_title = error_title
-        self.picker = css(
-            w.Dropdown(description="Layer", options=[], layout=w.Layout(width="420px")),
-            "oi-layer",
-        )
-        self.merged_box = css(
-            w.Checkbox(description="Merged view (all layers, whiteouts applied)", indent=False),
-            "oi-merged",
-        )
-        self.view = css(w.HTML(), "oi-files-view")
-        self.box = css(w.VBox([w.HBox([self.picker, self.merged_box]), self.view]), "oi-files-pane")
-        self._image: navigation.Image | None = None
-        self._cache: dict[tuple[str, int], str] = {}
-
-    def reset(self, img: navigation.Image | None, layer: int) -> int:
-        """Show ``img``'s layers in the picker; returns ``layer`` kept within range."""
-        self._image = img
-        layers = img.layers if img is not None else ()
-        self.picker.options = [
-            (f"#{i}  {d.digest[:19]}…  {format_size(d.size)}", i)
-            for i, d in enumerate(layers)
-        ]
-        layer = min(max(layer, 0), len(layers) - 1) if layers else 0
-        self.picker.value = layer if layers else None
-        self.view.value = "" if img is not None else '<p class="oi-empty">Nothing loaded.</p>'
-        return layer
-
-    def show(self, layer: int, merged: bool) -> None:
-        """List ``layer`` (or the merged view), from memory when listed before."""
-        img = self._image
-        if img is None or not img.layers:
-            self.view.value = '<p class="oi-empty">No layers to list.</p>'
-            return
-        position = MERGED if merged else layer
-        key = (img.digest, position)
-        if key in self._cache:
-            self.view.value = self._cache[key]
-            return
-        what = "the merged filesystem" if position == MERGED else f"layer {position}"
-        self.view.value = render.status_html("loading", f"Listing {what}…")
-
-        def work() -> str:
-            if position == MERGED:
-                return render.filesystem_html(api.filesystem(img))
-            return render.files_html(api.files(img, position))
-
-        def shown(listing: str) -> None:
-            self._cache[key] = listing
-            if self._image is img:
-                self.view.value = listing
-
-        def failed(error: BaseException) -> None:
-            if self._image is img:
-                self.view.value = render.error_html(self._error_title(error), str(error))
-
-        self._submit("aux", f"list {what}", work, shown, f"Listing {what}…", failed)
 
 
 class RawPane:
@@ -114,7 +50,7 @@ class RawPane:
             "oi-raw-doc",
         )
         self.links = css(w.HBox(layout=w.Layout(flex_flow="row wrap")), "oi-raw-links")
-        self.view = css(w.HTML(), "oi-raw-view")
+        self.view = css(HTMLView(), "oi-raw-view")
         self.box = css(w.VBox([self.picker, self.links, self.view]), "oi-raw-pane")
         self.docs: dict[str, rawdocs.Doc] = {}
         self._source: Source | None = None
@@ -204,4 +140,4 @@ class RawPane:
         )
 
 
-__all__ = ["MERGED", "FilesPane", "RawPane", "css"]
+__all__ = ["RawPane", "css"]

@@ -17,6 +17,8 @@ import pandas as pd
 from .format import (
     Column,
     badge,
+    command_html,
+    copy_button,
     definition_list,
     digest_html,
     esc,
@@ -27,6 +29,7 @@ from .format import (
     text,
     when,
 )
+from .htmlview import action_attrs
 
 #: Rows of a file listing drawn at once (a layer can hold 100,000 entries).
 FILES_LIMIT = 1000
@@ -70,25 +73,34 @@ def platforms_html(frame: pd.DataFrame, selected: str | None = None) -> str:
 
     def row_class(row: Mapping[str, Any]) -> str:
         classes = [f"oi-row-{row['kind']}"]
-        if row["kind"] == "image" and selected is not None and row["platform"] == selected:
-            classes.append("oi-row-selected")
+        if row["kind"] == "image":
+            classes.append("oi-clickable")
+            if selected is not None and row["platform"] == selected:
+                classes.append("oi-row-selected")
         return " ".join(classes)
+
+    def row_attrs(row: Mapping[str, Any]) -> str:
+        if row["kind"] != "image" or missing(row["platform"]):
+            return ""
+        return action_attrs("platform", row["platform"]) + f' title="Show {esc(row["platform"])}"'
 
     columns = [
         Column("position", "#", _int, numeric=True),
         Column("platform", "platform", _code),
         Column("entry", "kind", lambda v: v),
         Column("layers", "layers", _int, numeric=True),
-        Column("compressed_size", "config + layers", size_html, numeric=True),
-        Column("created", "created", when),
+        Column("compressed_size", "layers (compressed)", size_html, numeric=True),
+        Column("created", "created", when, extra=True),
         Column("digest", "manifest digest", digest_html),
-        Column("media_type", "media type", _media),
-        Column("size", "manifest", size_html, numeric=True),
+        Column("media_type", "media type", _media, extra=True),
+        Column("manifest_size", "manifest", size_html, numeric=True, extra=True),
         Column("error", "error", lambda v: text(v, 80), css="oi-error-cell"),
     ]
     if "error" in shown and shown["error"].isna().all():
         shown = shown.drop(columns="error")
-    return table_html(shown, columns, css="oi-platforms", row_class=row_class)
+    return table_html(
+        shown, columns, css="oi-platforms", row_class=row_class, row_attrs=row_attrs
+    )
 
 
 def _entry_cell(kind: object, target: object, by_digest: Mapping[str, str]) -> str:
@@ -108,16 +120,30 @@ def layers_html(frame: pd.DataFrame) -> str:
     columns = [
         Column("position", "#", _int, numeric=True),
         Column("digest", "digest", digest_html),
-        Column("compression", "compression", text),
-        Column("size", "size", size_html, numeric=True),
+        Column("compression", "compression", text, extra=True),
+        Column("compressed_size", "compressed", size_html, numeric=True),
         Column("share", "share of total", share_bar, css="oi-col-bar"),
-        Column("created_by", "created by", lambda v: text(v, 90), css="oi-command"),
-        Column("created", "created", when),
+        Column("created_by", "created by", lambda v: command_html(v, 90), css="oi-command"),
+        Column("created", "created", when, extra=True),
     ]
-    body = table_html(frame, columns, css="oi-layers", empty="This image has no layers.")
+
+    def row_attrs(row: Mapping[str, Any]) -> str:
+        if missing(row.get("position")):
+            return ""
+        position = int(row["position"])
+        return action_attrs("layer", position) + f' title="List layer {position} in Files"'
+
+    body = table_html(
+        frame,
+        columns,
+        css="oi-layers",
+        row_class=lambda _row: "oi-clickable",
+        row_attrs=row_attrs,
+        empty="This image has no layers.",
+    )
     if frame is None or len(frame) == 0:
         return body
-    total = int(frame["size"].sum())
+    total = int(frame["compressed_size"].sum())
     return (
         f'<div class="oi-summary">{len(frame)} layer{"s" * (len(frame) != 1)}, '
         f"{size_html(total)} compressed</div>{body}"
@@ -133,13 +159,29 @@ def history_html(frame: pd.DataFrame) -> str:
     columns = [
         Column("step", "step", _int, numeric=True),
         Column("layer", "layer", layer_cell, numeric=True),
-        Column("size", "size", size_html, numeric=True),
-        Column("created_by", "created by", lambda v: text(v, 120), css="oi-command"),
-        Column("created", "created", when),
-        Column("comment", "comment", lambda v: text(v, 40)),
-        Column("author", "author", lambda v: text(v, 40)),
+        Column("compressed_size", "compressed", size_html, numeric=True),
+        Column("created_by", "created by", lambda v: command_html(v, 120), css="oi-command"),
+        Column("created", "created", when, extra=True),
+        Column("comment", "comment", lambda v: text(v, 40), extra=True),
+        Column("author", "author", lambda v: text(v, 40), extra=True),
     ]
-    return table_html(frame, columns, css="oi-history", empty="The config records no history.")
+
+    def row_attrs(row: Mapping[str, Any]) -> str:
+        if missing(row.get("layer")):
+            return ""
+        return action_attrs("layer", int(row["layer"])) + ' title="List this layer in Files"'
+
+    def row_class(row: Mapping[str, Any]) -> str:
+        return "" if missing(row.get("layer")) else "oi-clickable"
+
+    return table_html(
+        frame,
+        columns,
+        css="oi-history",
+        row_class=row_class,
+        row_attrs=row_attrs,
+        empty="The config records no history.",
+    )
 
 
 def _value(value: object) -> str:
@@ -157,13 +199,16 @@ def _value(value: object) -> str:
     return esc(value)
 
 
-_JSON_FIELDS = frozenset({"entrypoint", "cmd", "exposed_ports", "volumes"})
+_JSON_FIELDS = frozenset(
+    {"entrypoint", "cmd", "exposed_ports", "volumes", "shell", "on_build", "healthcheck",
+     "os_features", "other_fields"}
+)
 
 
 def _config_value(key: str, value: object) -> str:
     if missing(value):
         return '<span class="oi-none">–</span>'
-    if key == "size":
+    if key.endswith("_size"):
         return size_html(value)
     if key.endswith("digest") or key in _JSON_FIELDS:
         return _code(value)
@@ -274,7 +319,7 @@ def trace_html(frame: pd.DataFrame, source: str | None = None) -> str:
         f'<div class="oi-summary">{len(frame)} request{"s" * (len(frame) != 1)}, '
         f"{esc(token_note)}, {size_html(nbytes)} received{_span(frame)}. "
         "Credentials and signed URL parameters are redacted.</div>"
-    )
+    ) + _pulls_html(frame)
     columns = [
         Column("method", "method", text),
         Column("purpose", "purpose", text),
@@ -283,11 +328,20 @@ def trace_html(frame: pd.DataFrame, source: str | None = None) -> str:
         Column("bytes", "bytes", size_html, numeric=True),
         Column("elapsed_ms", "ms", _millis, numeric=True),
         Column("error", "error", text),
+        Column("curl", "curl", _curl_cell),
     ]
     if "error" in frame and frame["error"].isna().all():
         frame = frame.drop(columns="error")
     group = "action" if "action" in frame else None
     return summary + table_html(frame, columns, css="oi-http", group=group)
+
+
+def _curl_cell(value: object) -> str:
+    """The exchange's ``curl`` line as a copy button (the line in its tooltip); none where
+    curl makes the request by itself (a challenge, a redirect hop) or cannot repeat it."""
+    if missing(value) or not value:
+        return ""
+    return copy_button(str(value), f"curl: {value}")
 
 
 def _millis(value: object) -> str:
@@ -301,6 +355,31 @@ def _span(frame: pd.DataFrame) -> str:
     ends = frame["started"] + pd.to_timedelta(frame["elapsed_ms"].fillna(0), unit="ms")
     seconds = (ends.max() - frame["started"].min()).total_seconds()
     return f" over {seconds:.2f} s"
+
+
+def _pulls_html(frame: pd.DataFrame) -> str:
+    """Pulls spent (manifest GETs: Docker Hub counts each, a HEAD is free) and, when the registry
+    announced its limit, the pulls left after the last of these requests."""
+    if "pull" not in frame:
+        return ""
+    pulls = int(frame["pull"].fillna(False).astype(bool).sum())
+    text_ = f"{pulls} pull{'s' * (pulls != 1)} (manifest GETs)"
+    if "ratelimit_remaining" in frame and frame["ratelimit_remaining"].notna().any():
+        said = frame[frame["ratelimit_remaining"].notna()]
+        last = said.iloc[int(said["ratelimit_remaining"].astype("int64").to_numpy().argmin())]
+        left = f"{int(last['ratelimit_remaining'])}"
+        if "ratelimit_limit" in frame and not pd.isna(last["ratelimit_limit"]):
+            left += f" of {int(last['ratelimit_limit'])}"
+        left += " pulls left"
+        window = last.get("ratelimit_window")
+        if window is not None and not pd.isna(window):
+            hours = int(window) / 3600
+            left += f" (per {hours:g} h)" if hours >= 1 else f" (per {int(window)} s)"
+        host = str(last["url"]).split("://", 1)[-1].split("/", 1)[0]
+        text_ += f"; {left} at {host} after this load"
+    else:
+        text_ += "; the registry announced no pull limit"
+    return f'<div class="oi-summary oi-pulls">{esc(text_)}.</div>'
 
 
 def json_html(value: Any, indent: int = 0) -> str:

@@ -69,6 +69,8 @@ class Reply:
     close. ``stall``: seconds to wait before the status line. ``stall_at``/``stall_for``: stop
     after ``stall_at`` body bytes for ``stall_for`` seconds. ``drop``: close without answering.
     ``raw``: bytes sent verbatim instead of a response built from the fields.
+    ``drip``: send the body one byte every ``drip`` seconds; ``drip_head``: the same for the
+    status line and headers (a server that never stalls long enough for a read timeout).
     """
 
     status: int = 200
@@ -83,6 +85,8 @@ class Reply:
     drop: bool = False
     raw: bytes | None = None
     close: bool = False
+    drip: float = 0.0
+    drip_head: float = 0.0
 
 
 def json_reply(status: int, body: object, *headers: tuple[str, str]) -> Reply:
@@ -176,7 +180,10 @@ class _Handler(socketserver.BaseRequestHandler):
             if announced != len(body):
                 keep = False
         head.append("Connection: keep-alive" if keep else "Connection: close")
-        self.request.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if reply.drip_head:
+            return self._drip(head_bytes, reply.drip_head) and False
+        self.request.sendall(head_bytes)
         if request.method == "HEAD":
             return keep
         if reply.cut is not None:
@@ -184,6 +191,8 @@ class _Handler(socketserver.BaseRequestHandler):
         if reply.chunked:
             body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in _pieces(body, 4096))
             body += b"" if reply.cut is not None else b"0\r\n\r\n"
+        if reply.drip:
+            return self._drip(body, reply.drip) and keep
         if reply.stall_at is not None:
             self.request.sendall(body[: reply.stall_at])
             if stopping.wait(reply.stall_for):
@@ -193,6 +202,16 @@ class _Handler(socketserver.BaseRequestHandler):
         if not keep:
             self._shutdown()
         return keep
+
+    def _drip(self, data: bytes, pause: float) -> bool:
+        """Send ``data`` one byte at a time, ``pause`` seconds apart; False when the server
+        stops or the client hangs up."""
+        stopping = self.server.owner.stopping
+        for i in range(len(data)):
+            self.request.sendall(data[i : i + 1])
+            if stopping.wait(pause):
+                return False
+        return True
 
     def _shutdown(self) -> None:
         with contextlib.suppress(OSError):

@@ -18,12 +18,18 @@ Use::
     client.get("https://registry-1.docker.io/v2/")  # 401 + Bearer challenge
     ["curl", *curl_args(hub.resolve, hub.ca_bundle), "https://registry-1.docker.io/v2/"]
     hub.configure(rate_limit=3)                    # change a documented knob while running
+    hub.configure(throttle=2)                      # every personality: its own 429, twice
     hub.counters.pulls()                           # what was counted
     hub.reset(); hub.stop()
 
 Nothing edits ``/etc/hosts`` or resolves a real name: a client is handed ``resolve`` (host ->
 (ip, port)) and the CA bundle, and must connect to the mapped address while keeping the name
 for SNI, certificate checks and ``Host`` (see :mod:`personalities.resolver`).
+
+Fixtures (``hub``, ``ghcr``, …, ``running``, ``loopback_guard``) are in
+:mod:`personalities.fixtures`, shared through tests/conftest.py; :mod:`personalities.protocol`
+holds the protocol tests every personality passes with ociinspect itself
+(``tests/test_personality_<name>.py``).
 """
 
 from __future__ import annotations

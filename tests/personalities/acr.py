@@ -20,6 +20,13 @@ Registry (``ociinspect.azurecr.io``)
       ``sr=b``, ``sp=r``, ``sig``); data endpoints are named ``<registry>.<region>.data.azurecr.io``
       (``docs/dedicated-data-endpoints/dedicated-data-endpoints.md``).
 
+    - Throttled ("the registry determines the rate of requests exceeds the limits allowed for
+      the registry's service tier", Azure's ACR service tiers page): ``429``
+      ``{"errors":[{"code":"TOOMANYREQUESTS","message":"Too many requests. Please visit
+      https://aka.ms/acr/skus#sku-feature-matrix to view limits of all service tiers."}]}`` (the
+      text docker prints from mcr.microsoft.com, which ACR serves: microsoft/containerregistry
+      #108). Setting ``throttle``: that many manifest requests get it.
+
 OAuth2 (same host)
     - ``POST /oauth2/exchange`` with the form ``grant_type=access_token&service=<registry>&
       tenant=<tenant>&access_token=<AAD access token>`` answers ``{"refresh_token":"<JWT>"}``.
@@ -100,6 +107,10 @@ REGISTRY = "ociinspect"
 REGION = "eastus"
 HOST = f"{REGISTRY}.azurecr.io"
 DATA_HOST = f"{REGISTRY}.{REGION}.data.azurecr.io"
+THROTTLED = (
+    "Too many requests. Please visit https://aka.ms/acr/skus#sku-feature-matrix to view limits "
+    "of all service tiers."
+)
 REALM = f"https://{HOST}/oauth2/token"
 SERVICE = HOST
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
@@ -128,11 +139,13 @@ class Settings:
     access_token_lifetime: int = 4500  # 0: access tokens are issued already expired
     refresh_token_lifetime: int = 10800
     cdn_url_lifetime: int = 1200
+    throttle: int = 0  # manifest requests answered 429 after a reset
     ip_block: int = 16
 
     def __post_init__(self) -> None:
         require_range(self, 0, WEEK, "access_token_lifetime", "refresh_token_lifetime")
         require_range(self, 1, WEEK, "cdn_url_lifetime")
+        require_range(self, 0, 1_000_000, "throttle")
 
 
 class Acr(Service):
@@ -223,6 +236,8 @@ class Acr(Service):
             return json_response(200, {}, (API_VERSION,))
         if route.kind == "catalog" or not grant.allows(route.name):
             return self._unauthorized(route, "insufficient_scope")
+        if self.throttled(route):
+            return oci_error(429, "TOOMANYREQUESTS", THROTTLED, with_detail=False)
         if route.kind == "blob" and request.method == "GET":
             return self._blob_redirect(route)
         answer = self.forward(request)

@@ -470,6 +470,8 @@ class Service:
         self.settings = settings
         self.tokens = TokenBook()
         self.secret = secrets.token_bytes(32)
+        self._throttle_lock = threading.Lock()
+        self._throttled = 0
 
     def sites(self) -> tuple[Site, ...]:
         raise NotImplementedError
@@ -480,6 +482,22 @@ class Service:
     def forget(self) -> None:
         """Forget issued tokens and any per-client state (rate buckets…)."""
         self.tokens.clear()
+        with self._throttle_lock:
+            self._throttled = 0
+
+    def throttled(self, route: Route) -> bool:
+        """Whether this request gets the registry's own 429 (its answer to a client over its
+        request-rate limits, which every one of these registries has: see each module). The
+        setting ``throttle`` (0: never) is how many manifest requests, GET or HEAD, are refused
+        after :meth:`forget`; the ones after that are served."""
+        limit = getattr(self.settings, "throttle", 0)
+        if route.kind != "manifest" or limit <= 0:
+            return False
+        with self._throttle_lock:
+            if self._throttled >= limit:
+                return False
+            self._throttled += 1
+            return True
 
     def ip(self, host_octet: int) -> str:
         """``127.0.<ip_block>.<host_octet>``: each personality owns one /24 of loopback."""

@@ -36,6 +36,14 @@ Registry (``registry-1.docker.io``)
       show. Captures from 2025 on show a newer anonymous text ("You have reached your
       unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit"), so a client
       must key on the status and code, never the message. No ``Retry-After`` (none documented).
+    - Besides the pull limit, an abuse rate limit on all requests answers ``429`` too ("Docker
+      Hub also has an overall rate limit to protect the application and infrastructure",
+      docs.docker.com/docker-hub/usage/, "Abuse rate limit"); the body is not documented, the
+      rig sends ``TOOMANYREQUESTS`` "Too Many Requests" without rate-limit headers (setting
+      ``throttle``: that many manifest requests are refused).
+    - ``ratelimitpreview/test`` is the public image Docker's docs HEAD to read the limit
+      (``https://registry-1.docker.io/v2/ratelimitpreview/test/manifests/latest``, "View pull
+      rate and limit").
     - Blob GET answers ``307`` to ``https://production.cloudflare.docker.com/registry-v2/docker/
       registry/v2/blobs/sha256/<xx>/<hex>/data?verify=<expiry>-<signature>``, the form seen in
       public pull logs (e.g. ``…/data?verify=1643115417-fSfYak%2BkTuLboNjQHqbYXKJkeys%3D``; the
@@ -134,6 +142,7 @@ _CDN_PATH = re.compile(
 REPOSITORIES = {
     "library/alpine": Repo("demo/multi"),
     "library/hello-world": Repo("demo/dockerlist"),
+    "ratelimitpreview/test": Repo("demo/single"),
     "ociinspect/single": Repo("demo/single"),
     "ociinspect/docker": Repo("demo/docker"),
     "ociinspect/big": Repo("demo/big"),
@@ -151,10 +160,11 @@ class Settings:
     window_seconds: int = 21600
     token_lifetime: int = 300
     cdn_url_lifetime: int = 1200  # seconds a CDN URL stays valid (not documented)
+    throttle: int = 0  # manifest requests refused by the abuse limit (429) after a reset
     ip_block: int = 11
 
     def __post_init__(self) -> None:
-        require_range(self, 0, 1_000_000, "rate_limit", "authenticated_rate_limit")
+        require_range(self, 0, 1_000_000, "rate_limit", "authenticated_rate_limit", "throttle")
         require_range(self, 1, WEEK, "window_seconds")
         require_range(self, 0, WEEK, "token_lifetime", "cdn_url_lifetime")  # 0: already expired
 
@@ -203,6 +213,8 @@ class DockerHub(Service):
             return json_response(200, {}, (API_VERSION,))
         if not grant.allows(route.name):
             return self._challenge(route, "insufficient_scope")
+        if self.throttled(route):
+            return oci_error(429, "TOOMANYREQUESTS", "Too Many Requests", with_detail=False)
         if route.kind == "manifest":
             return self._manifest(request, route, grant)
         if route.kind == "blob" and request.method == "GET":

@@ -31,6 +31,11 @@ Registry (``123456789012.dkr.ecr.us-east-1.amazonaws.com``)
       ``X-Amz-SignedHeaders=host``, ``X-Amz-Expires``, ``X-Amz-Credential`` and
       ``X-Amz-Signature`` (open-policy-agent/opa#6580 shows the 307 and the S3 request).
 
+    - Throttled: ``429`` ``{"errors":[{"code":"TOOMANYREQUESTS","message":"Rate exceeded"}]}``
+      (the ECR user guide's common errors: "you may see the error message TOOMANYREQUESTS: Rate
+      exceeded", quoted in mitogen-hq/mitogen#790; docker prints ``toomanyrequests: Rate
+      exceeded``). Setting ``throttle``: that many manifest requests get it.
+
 S3 (``prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com``)
     - A request that carries ``Authorization`` besides the presigned query gets ``400``
       ``<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the
@@ -110,11 +115,13 @@ class Settings:
 
     password_lifetime: int = 43200  # 0: the password is already expired
     cdn_url_lifetime: int = 3600
+    throttle: int = 0  # manifest requests answered 429 after a reset
     ip_block: int = 15
 
     def __post_init__(self) -> None:
         require_range(self, 0, 43200, "password_lifetime")  # 0: already expired
         require_range(self, 0, WEEK, "cdn_url_lifetime")
+        require_range(self, 0, 1_000_000, "throttle")
 
 
 class Ecr(Service):
@@ -167,6 +174,8 @@ class Ecr(Service):
                 f"'{ACCOUNT}'"
             )
             return oci_error(404, "NAME_UNKNOWN", message, with_detail=False)
+        if self.throttled(route):
+            return oci_error(429, "TOOMANYREQUESTS", "Rate exceeded", with_detail=False)
         if route.kind == "blob" and request.method == "GET":
             return self._blob_redirect(route.name, route.reference)
         answer = self.forward(request)

@@ -35,6 +35,12 @@ One front (``127.0.14.1`` by default) serves every host name in :data:`HOSTS`. I
   its own authorization, so the download needs no ``Authorization`` (one sent is ignored). The
   status is not documented; ``307`` here (``redirect_status`` setting).
 - Other refusals (wrong Basic password: ``401`` ``UNAUTHORIZED``) are rig choices.
+- Over a request quota (https://cloud.google.com/artifact-registry/quotas: 60,000 requests per
+  minute per project and location, optional per-user quotas counted per client address for
+  anonymous requests to public repositories; "the system blocks access to the resource"): the
+  status ``429`` and the body are rig choices, ``TOOMANYREQUESTS`` "Quota exceeded for requests
+  per project per region", no rate-limit headers. Setting ``throttle``: that many manifest
+  requests get it.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ from .front import Counters, Request, TokenEvent
 LOCATIONS = {"us-docker.pkg.dev": "us", "europe-west1-docker.pkg.dev": "europe-west1"}
 HOSTS = tuple(LOCATIONS)
 USER = "oauth2accesstoken"
+THROTTLED = "Quota exceeded for requests per project per region"
 PROJECT = "ociinspect-project"
 CLIENT_EMAIL = f"reader@{PROJECT}.iam.gserviceaccount.com"
 PERMISSION = "artifactregistry.repositories.downloadArtifacts"
@@ -104,11 +111,13 @@ class Settings:
     token_lifetime: int = 3600  # 0: tokens are issued already expired
     download_url_lifetime: int = 300
     redirect_status: int = 307
+    throttle: int = 0  # manifest requests answered 429 after a reset
     ip_block: int = 14
 
     def __post_init__(self) -> None:
         require_range(self, 0, WEEK, "token_lifetime")  # 0: already expired
         require_range(self, 1, 86400, "download_url_lifetime")
+        require_range(self, 0, 1_000_000, "throttle")
         if self.redirect_status not in (302, 303, 307, 308):
             raise ValueError("redirect_status must be 302, 303, 307 or 308")
 
@@ -213,6 +222,8 @@ class Gar(Service):
         allowed = self.may_pull(CLIENT_EMAIL, route.name) if direct else grant.allows(route.name)
         if not allowed:
             return self._denied(request.host, route.name, grant.subject or ANONYMOUS)
+        if self.throttled(route):
+            return oci_error(429, "TOOMANYREQUESTS", THROTTLED, with_detail=False)
         if route.kind == "blob" and request.method == "GET":
             return self._blob_redirect(request.host, route)
         answer = self.forward(request)

@@ -40,6 +40,12 @@ Registry and tokens (``ghcr.io``)
       the form is visible in Homebrew's download logs, which fetch bottles from ghcr.io). The
       status code is not documented; 307 is what distribution-based registries send.
 
+    - Over its request-rate limits: ``429``
+      ``{"errors":[{"code":"TOOMANYREQUESTS","message":"retry-after: 880.092µs, allowed:
+      44000/minute"}]}`` (docker prints ``toomanyrequests: retry-after: 880.092µs, allowed:
+      44000/minute`` for ghcr.io pulls: dependabot/cli#380, falcosecurity/plugins#1069); no
+      rate-limit headers are known. Setting ``throttle``: that many manifest requests get it.
+
 CDN (``pkg-containers.githubusercontent.com``)
     - Serves the blob for a valid, unexpired ``se``/``sig``; otherwise ``403``
       ``<Error><Code>AuthenticationFailed</Code>…`` (Azure Storage's answer to a bad SAS).
@@ -90,6 +96,7 @@ from .front import Counters, Request, TokenEvent
 
 HOST = "ghcr.io"
 CDN_HOST = "pkg-containers.githubusercontent.com"
+THROTTLED = "retry-after: 880.092µs, allowed: 44000/minute"
 REALM = f"https://{HOST}/token"
 SERVICE = HOST
 PLACEHOLDER_SCOPE = "repository:user/image:pull"
@@ -121,10 +128,12 @@ class Settings:
     token_lifetime: int = 300
     cdn_url_lifetime: int = 600
     strict_index_accept: bool = True
+    throttle: int = 0  # manifest requests answered 429 after a reset
     ip_block: int = 12
 
     def __post_init__(self) -> None:
         require_range(self, 0, WEEK, "token_lifetime", "cdn_url_lifetime")  # 0: already expired
+        require_range(self, 0, 1_000_000, "throttle")
 
 
 class Ghcr(Service):
@@ -163,6 +172,8 @@ class Ghcr(Service):
             if grant.subject:
                 return oci_error(403, "DENIED", "denied", with_detail=False)
             return self._unauthorized(route)
+        if self.throttled(route):
+            return oci_error(429, "TOOMANYREQUESTS", THROTTLED, with_detail=False)
         if route.kind == "manifest":
             return self._manifest(request, route, grant)
         if route.kind == "blob" and request.method == "GET":

@@ -28,6 +28,11 @@ Registry (``quay.io``)
       as seen in public CI logs of ``docker://quay.io/…`` copies. A live check that quay.io
       answers 302 is in seqera's wave ``ProxyClientTest`` ("should redirect a target blob on quay").
 
+    - Over its request-rate limits, nginx in front of Quay answers ``429`` with its own HTML
+      page (quay/quay's nginx ``limit_req`` zones: quay/quay#1233 "nginx: Update rate limiting
+      for tags API", #4133; ``429 Too Many Requests`` from quay.io in ivanilves/lstags#204 and
+      goharbor/harbor#19199). Setting ``throttle``: that many manifest requests get it.
+
 Token service (``quay.io/v2/auth``)
     - ``GET /v2/auth?service=quay.io&scope=…`` answers ``{"token": "<JWT>"}`` only, no
       ``expires_in`` (``endpoints/v2/v2auth.py`` ``generate_registry_jwt``); the JWT lives
@@ -88,6 +93,12 @@ from .front import Counters, Request, TokenEvent
 
 HOST = "quay.io"
 CDN_HOST = "cdn01.quay.io"
+#: nginx's page for ``limit_req_status 429``.
+NGINX_429 = (
+    b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
 REALM = f"https://{HOST}/v2/auth"
 SERVICE = HOST
 USER = "ociinspect+reader"
@@ -114,10 +125,12 @@ class Settings:
 
     token_lifetime: int = 3600
     cdn_url_lifetime: int = 600
+    throttle: int = 0  # manifest requests answered 429 after a reset
     ip_block: int = 13
 
     def __post_init__(self) -> None:
         require_range(self, 0, WEEK, "token_lifetime", "cdn_url_lifetime")  # 0: already expired
+        require_range(self, 0, 1_000_000, "throttle")
 
 
 class Quay(Service):
@@ -163,6 +176,8 @@ class Quay(Service):
         if not allowed:
             return self._unauthorized(route)
         identity = grant.subject if grant is not None and grant.subject else ANONYMOUS
+        if self.throttled(route):
+            return Response(429, [("Content-Type", "text/html")], NGINX_429)
         if route.kind == "blob" and request.method == "GET":
             return self._blob_redirect(route)
         answer = self.forward(request)

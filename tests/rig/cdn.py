@@ -11,6 +11,7 @@ let a test corrupt, truncate or fail downloads.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 from .httpd import Faults, Handler, Recorded, Recorder, Response, Server
@@ -26,6 +27,8 @@ class Cdn:
         self.storage_dir = Path(storage_dir)
         self.recorder = Recorder()
         self.faults = Faults()
+        self._sent: list[int] = []  # body bytes written per answered GET, in order
+        self._sent_lock = threading.Lock()
         self._server = Server(_CdnHandler, self, host)
         self.host = self._server.host
         self.url = self._server.url
@@ -37,6 +40,17 @@ class Cdn:
     def reset(self) -> None:
         self.recorder.clear()
         self.faults.clear()
+        with self._sent_lock:
+            self._sent.clear()
+
+    def bytes_sent(self) -> int:
+        """Body bytes this CDN wrote (GET answers, blobs and ranges) since the last reset."""
+        with self._sent_lock:
+            return sum(self._sent)
+
+    def count_sent(self, size: int) -> None:
+        with self._sent_lock:
+            self._sent.append(size)
 
     def stop(self) -> None:
         self._server.stop()
@@ -76,6 +90,9 @@ class _CdnHandler(Handler):
         cdn.faults.apply_response(self.command, self.path, response)
         cdn.recorder.add(self.record(response.status))
         self.send(response)
+        if self.command == "GET":
+            kept = response.truncate_to
+            cdn.count_sent(len(response.body) if kept is None else min(kept, len(response.body)))
 
     def _answer(self, cdn: Cdn, path: str) -> Response:
         match = _BLOB_PATH.fullmatch(path.split("?", 1)[0])

@@ -18,6 +18,9 @@ by hex digest, ``<hex>.manifest.json`` for the instances of a list), which keeps
 ``demo/dockerlist:latest``  Docker manifest list: linux/amd64, linux/arm64/v8
 ``demo/big:latest``      OCI manifest with one ~2 MiB incompressible gzip layer
 ``private/secret:latest``  OCI manifest; in token mode only alice may pull it
+``demo/signed:latest``   OCI index signed, attested and with SBOMs, as cosign, oras and BuildKit
+                         leave them, pushed through the registry API (not skopeo): see
+                         :mod:`rig.supply`
 =======================  =====================================================================
 """
 
@@ -34,6 +37,7 @@ from ociinspect.testing import build
 from ociinspect.testing.build import Root
 from ociinspect.values import mediatypes as mt
 
+from . import supply
 from .env import child_env
 
 SINGLE = "demo/single:latest"
@@ -322,6 +326,7 @@ def seed_storage(workdir: Path) -> SeedResult:
     process = RegistryProcess(workdir, registry_config("seed", storage))
     try:
         push_all(process.host, seeded, workdir)
+        supply.push(f"http://{process.host}")
     finally:
         process.stop()
     return SeedResult(storage, seeded, time.monotonic() - started)

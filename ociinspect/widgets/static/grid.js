@@ -241,6 +241,7 @@ function render({ model, el }) {
 
   let columns = [];
   let pathCol = null;
+  let typeCol = null; // a listing's entry type: directories are drawn as directories
   let rows = 0;
   let template = "";
   const orders = new Map(); // "column|asc" -> Int32Array
@@ -304,6 +305,7 @@ function render({ model, el }) {
     columns = (payload.columns || []).map(decodeColumn);
     rows = payload.rows || 0;
     pathCol = columns.find((c) => c.name === payload.path) || columns[0] || null;
+    typeCol = columns.find((c) => c.name === "type") || null;
     orders.clear();
     let minWidth = 0;
     template = columns
@@ -377,6 +379,7 @@ function render({ model, el }) {
       row.dataset.row = String(position);
       row.setAttribute("aria-rowindex", String(at + 2));
       row.classList.toggle("oi-grid-odd", at % 2 === 1);
+      row.classList.toggle("oi-grid-dir", !!typeCol && typeCol.value(position) === "dir");
       const path = pathCol ? pathCol.value(position) : null;
       const isSelected = path !== null && path === selected;
       row.classList.toggle("oi-grid-selected", isSelected);
@@ -468,6 +471,9 @@ function render({ model, el }) {
   });
   model.on("change:filter", () => {
     const value = model.get("filter");
+    // While the user's newer text waits to be sent, an older value coming back (ipywidgets
+    // echoes every update) must not replace it.
+    if (syncTimer) return;
     if (value !== appliedFilter) {
       clearTimeout(syncTimer);
       filterBox.value = value;
@@ -489,7 +495,15 @@ function render({ model, el }) {
 
   return () => {
     resize.disconnect();
-    clearTimeout(syncTimer);
+    if (syncTimer) {
+      // The view goes (its tab or pane was replaced) with a filter not yet sent: send it,
+      // so the kernel and the next view of this grid keep what the user typed.
+      clearTimeout(syncTimer);
+      syncTimer = 0;
+      model.set("filter", appliedFilter);
+      model.set("shown", visible.length);
+      model.save_changes();
+    }
     if (frame) cancelAnimationFrame(frame);
   };
 }

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ociinspect.errors import InvalidDigestError, SizeLimitError
+from ociinspect.errors import InvalidCosignTagError, InvalidDigestError, SizeLimitError
 
 from . import _x509
 from ._json import MiB, Reader, at, decode_base64, freeze, json_type, load_object, unix_time
-from .errors import InvalidCosignTagError
 from .intoto import DEFAULT_ENVELOPE_MAX_BYTES, IN_TOTO_PAYLOAD_TYPE, Envelope, parse_envelope
 
 # --- media types and artifact types -------------------------------------------------------

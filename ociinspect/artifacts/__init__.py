@@ -1,4 +1,7 @@
-"""Supply-chain documents as records: attestations, SBOMs, provenance and signatures.
+"""What the artifacts attached to an image say: attestations, SBOMs, provenance, signatures.
+
+(The table functions over an image, ``attestations()``, ``sbom()``, ``provenance()`` and
+``signatures()``, are in :mod:`ociinspect.supply`; this package is their parsers.)
 
 Pure parsers: bytes (or already parsed JSON) in, frozen dataclasses out, no I/O. Each checks
 the size before it parses (``max_bytes=``; 16 MiB for SBOMs, statements and provenance, 24 MiB
@@ -19,6 +22,8 @@ module                          reads
 :mod:`.cosign`                  simple-signing payloads, ``.sig``/``.att`` layer annotations,
                                 ``sha256-<hex>.sig|.att|.sbom`` tags, media types
 :mod:`.sigstore`                Sigstore bundles v0.1-v0.3, into the same :class:`Signature`
+:mod:`.layers`                  one layer of an attached artifact: which parser reads it (by
+                                media type), within which size cap, into a ``Document``
 ==============================  ===============================================================
 
 **Signatures are listed with their claims, not verified.** A :class:`Signature` shows the
@@ -37,6 +42,8 @@ fingerprint, the chain, the public-key hint and the log entry are shown all the 
 """
 
 from __future__ import annotations
+
+from ociinspect.errors import CountLimitError, InvalidAttestationError, InvalidCosignTagError
 
 from .cosign import (
     BUNDLE_ANNOTATION,
@@ -66,7 +73,6 @@ from .cyclonedx import (
     cyclonedx_from_predicate,
     parse_cyclonedx,
 )
-from .errors import CountLimitError, InvalidAttestationError, InvalidCosignTagError
 from .intoto import (
     Attestation,
     DsseSignature,

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ociinspect.errors import InvalidAttestationError
+
 from ._json import MiB, Reader, at, check_count, decode_base64, json_type, load_object
-from .errors import InvalidAttestationError
 
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"

@@ -35,8 +35,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from ociinspect.errors import InvalidAttestationError
+
 from ._json import MiB, Reader, at, check_count, json_type, load_object
-from .errors import InvalidAttestationError
 from .intoto import (
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,

@@ -19,9 +19,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from ociinspect.errors import SizeLimitError
-
-from .errors import CountLimitError, InvalidAttestationError
+from ociinspect.errors import CountLimitError, InvalidAttestationError, SizeLimitError
 
 #: Deepest nesting :func:`freeze` copies (the JSON parser itself stops near Python's recursion
 #: limit); a BuildKit ``mode=max`` provenance nests about 15 levels.
