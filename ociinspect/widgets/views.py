@@ -71,8 +71,12 @@ def fetch_root(ref: str, platform: str | None, session: Session | None = None) -
     root = RootView(found)
     if isinstance(found, navigation.ImageIndex):
         rows: list[Any] = []  # (entry, document or error, config): tables.index.Loaded
-        for entry, target in found.images(kinds=ENTRY_KINDS):
-            if isinstance(target, Exception):
+        # Attestation entries are tabulated from the index alone: no manifest GET (a pull on
+        # Docker Hub) for what the browser does not show.
+        for entry, target in found.listed():
+            if target is None:
+                rows.append((entry, None, None))
+            elif isinstance(target, Exception):
                 rows.append((entry, target, None))
             elif isinstance(target, navigation.ImageIndex):
                 rows.append((entry, target.index, None))
