@@ -35,6 +35,9 @@ variable                   setting                                              
 ``OCIINSPECT_IMAGE`` …     ``lesson_images``: the notebooks' images (notebook.py)    unset
 ``OCIINSPECT_MIRRORS``     ``mirrors``: Docker Hub mirrors (``a,b``; ``none``)       see below
 ``OCIINSPECT_REGISTRIES_CONF`` read registries.conf and daemon.json into ``mirrors`` on
+``OCIINSPECT_RESOLVE``     ``resolve``: ``host=address:port,…`` (like curl's         unset
+                           ``--connect-to``): where this session connects for a host
+``OCIINSPECT_CA_BUNDLE``   ``ca_bundle``: CA certificates (PEM) to trust instead      unset
 ========================== ========================================================= =========
 
 On/off variables take ``1/on/true/yes`` and ``0/off/false/no`` (any case); anything else is a
@@ -113,6 +116,24 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if text in _OFF:
         return False
     raise SettingsError(name, env.get(name, ""), "use 1/on/true/yes or 0/off/false/no")
+
+
+def _resolve_from_env(env: Mapping[str, str]) -> tuple[tuple[str, tuple[str, int]], ...]:
+    """``OCIINSPECT_RESOLVE=host=address:port,host2=address:port``: the hosts this session
+    connects to elsewhere (TLS still names and checks the host), as curl's ``--connect-to``."""
+    text = env.get("OCIINSPECT_RESOLVE", "").strip()
+    found: dict[str, tuple[str, int]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, sep, target = item.partition("=")
+        address, colon, port = target.rpartition(":")
+        if not (sep and colon and host.strip() and address and port.isdigit()):
+            raise SettingsError(
+                "OCIINSPECT_RESOLVE", item, "use host=address:port, comma-separated"
+            )
+        if not 0 < int(port) < 65536:
+            raise SettingsError("OCIINSPECT_RESOLVE", item, "the port must be 1 to 65535")
+        found[host.strip().lower()] = (address.strip("[]"), int(port))
+    return tuple(sorted(found.items()))
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -239,6 +260,8 @@ class Settings:
             proxy_env=tuple((k, env[k]) for k in TRANSPORT_VARIABLES if env.get(k)),
             **_bounds_from_env(env),
             mirrors=_mirrors_from_env(env),
+            resolve=_resolve_from_env(env),
+            ca_bundle=env.get("OCIINSPECT_CA_BUNDLE", "").strip() or None,
             lesson_images=tuple(
                 (role, env[name].strip())
                 for role, name in LESSON_IMAGE_VARIABLES.items()
