@@ -24,7 +24,6 @@ by the TOC, and its bytes are checked against the TOC's digest.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import struct
 import tarfile
@@ -37,6 +36,7 @@ from ..errors import ArchiveError, DigestMismatchError, OCIInspectError, SizeLim
 from . import seekable
 from .compression import decompressor
 from .contents import Limits, _check_end, _entry, _normalise
+from .contents import _Stream as _TarStream
 from .seekable import AccessPoint, SeekIndex
 
 __all__ = [
@@ -177,42 +177,23 @@ class LayerIndex:
 # --- the verified pass -------------------------------------------------------------------------
 
 
-class _Stream:
-    """Forward-only file object over decompressed pieces for tarfile (as the listing's), which
-    also hashes the whole tar and hands the bytes of one data region to a hasher and a sink."""
+class _Stream(_TarStream):
+    """The listing's forward-only stream (:class:`.contents._Stream`), which also hands the
+    bytes of one data region to a hasher and a sink and reports each piece's end offset."""
 
     def __init__(self, pieces: Iterator[bytes], limits: Limits, what: str) -> None:
-        self._pieces = pieces
-        self._limits = limits
-        self._what = what
-        self._buf = b""
-        self._pos = 0
-        self._start = 0
-        self.total = 0
-        self.sha256 = hashlib.sha256()
-        self.budget = limits.max_pax_header
-        self.last_read = b""
+        super().__init__(pieces, limits, what)
+        # Hashed inline: an index pass that fails must leave no helper thread behind.
+        self.sha256 = hashlib.sha256()  # type: ignore[assignment]
         self.region: tuple[int, int, Any, IO[bytes] | None] | None = None
         self.on_piece: Callable[[int], None] | None = None
 
     def _pull(self) -> bool:
-        piece = next(self._pieces, None)
-        if piece is None:
+        if not super()._pull():
             return False
-        self.total += len(piece)
-        if self.total > self._limits.max_uncompressed:
-            raise SizeLimitError(
-                f"{self._what} uncompressed", self._limits.max_uncompressed, self.total
-            )
-        self.sha256.update(piece)
         if self.on_piece is not None:
             self.on_piece(self.total)
-        self._start += len(self._buf)
-        self._buf, self._pos = piece, 0
         return True
-
-    def tell(self) -> int:
-        return self._start + self._pos
 
     def _pass(self, start: int, data: bytes) -> None:
         """``data`` (at tar offset ``start``) goes by: feed the part inside the region."""
@@ -265,17 +246,6 @@ class _Stream:
             self._pos += take
             skip -= take
         return offset
-
-    def write(self, data: bytes) -> int:
-        raise io.UnsupportedOperation("a layer index pass is read-only")
-
-    def close(self) -> None:
-        """Nothing to release: the caller owns the chunk iterator."""
-
-    def drain(self) -> None:
-        self._pos = len(self._buf)
-        while self._pull():
-            self._pos = len(self._buf)
 
 
 def _hashed(chunks: Iterable[bytes], hasher: Any, counter: list[int]) -> Iterator[bytes]:
