@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ociinspect.errors import CountLimitError, InvalidAttestationError, SizeLimitError
+from ociinspect.values._validate import json_type
 
 #: Deepest nesting :func:`freeze` copies (the JSON parser itself stops near Python's recursion
 #: limit); a BuildKit ``mode=max`` provenance nests about 15 levels.
@@ -35,25 +36,6 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
 }
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return type(value).__name__
 
 
 def at(path: str, key: str | int) -> str:

@@ -88,6 +88,8 @@ def json_type(value: Any) -> str:
         return "number"
     if isinstance(value, Mapping):
         return "object"
+    if isinstance(value, (list, tuple)):  # tuples: JSON kept frozen
+        return "array"
     return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
