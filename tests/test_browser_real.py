@@ -212,7 +212,7 @@ def test_a_chart_bar_and_a_platform_row_select_their_platform(
     expect(page.locator(".oi-platform select")).to_have_value("linux/arm/v7")
     page.locator(".oi-platforms-view tbody tr", has_text="linux/arm64/v8").first.click()
     expect(page.locator(".oi-image-header")).to_contain_text("linux/arm64/v8")
-    expect(page.locator(".oi-chart-row.oi-chosen")).to_have_attribute(
+    expect(page.locator(".oi-chart-row.oi-chosen[data-oi-action='platform']")).to_have_attribute(
         "data-platform", "linux/arm64/v8"
     )
     button = page.locator(".oi-image-header .oi-copy").first
