@@ -212,6 +212,10 @@ class Settings:
     #: The proxy and CA-bundle variables the session's transport uses (Go's rules, see
     #: :mod:`ociinspect.distribution.proxies`); ``from_env`` takes them from the environment.
     proxy_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: Connections opened to a registry while its first token is fetched, so the requests a
+    #: call fans out next (one per platform of an index) do not wait for a connect each;
+    #: ``OCIINSPECT_PRECONNECT`` (0: off). At most ``pool_size``.
+    preconnect: int = 8
 
     def __post_init__(self) -> None:
         if not isinstance(self.mirrors, MirrorConfig):
@@ -232,6 +236,10 @@ class Settings:
                 raise SettingsError(name, str(value), "must be a positive number, or None")
         if not isinstance(self.max_config_size, int) or self.max_config_size <= 0:
             raise SettingsError("max_config_size", str(self.max_config_size), "must be > 0")
+        if not isinstance(self.preconnect, int) or not 0 <= self.preconnect <= self.pool_size:
+            raise SettingsError(
+                "preconnect", str(self.preconnect), f"must be 0 to pool_size ({self.pool_size})"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **changes: Any) -> Settings:
@@ -262,6 +270,7 @@ class Settings:
             mirrors=_mirrors_from_env(env),
             resolve=_resolve_from_env(env),
             ca_bundle=env.get("OCIINSPECT_CA_BUNDLE", "").strip() or None,
+            preconnect=_count(env, "OCIINSPECT_PRECONNECT", cls.preconnect),
             lesson_images=tuple(
                 (role, env[name].strip())
                 for role, name in LESSON_IMAGE_VARIABLES.items()
@@ -286,6 +295,16 @@ class Settings:
         if self.credentials is None or isinstance(self.credentials, Credentials):
             return self.credentials
         return dict(self.credentials)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count variable: a whole number >= 0 (``8``), or ``default`` when unset."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 6:
+        raise SettingsError(name, env.get(name, ""), "use a whole number, e.g. 8 (0: off)")
+    return int(text)
 
 
 def _seconds(env: Mapping[str, str], name: str) -> float | None:
@@ -395,6 +414,7 @@ class Session:
             credential_lookup=find if s.docker_config else None,
             sleep=sleep,
             deadlines=Deadlines(s.request_deadline, s.operation_deadline, s.min_blob_rate),
+            preconnect=s.preconnect,
         )
         self.client.mirrors = s.mirrors if s.mirrors.registries else None
         self.cache: BlobCache | None = (

@@ -136,6 +136,7 @@ class RegistryClient:
         pool_size: int = 32,
         deadlines: Deadlines | None = None,
         max_blob_in_memory: int = MAX_BLOB_IN_MEMORY,
+        preconnect: int = 0,
     ) -> None:
         self.transport = transport or RequestsTransport(pool_size=pool_size)
         #: When exchanges and operations must be over (:mod:`.deadlines`).
@@ -164,6 +165,9 @@ class RegistryClient:
         self.mirrors: MirrorConfig | None = None
         #: Hosts whose answers announced a rate limit (pulls are counted there).
         self.metered: set[str] = set()
+        #: Connections opened to an origin while its first token is fetched (see :meth:`_token`).
+        self.preconnect = preconnect
+        self._warmed: set[str] = set()
 
     def with_token_cache(self, token_cache: auth.TokenCache | None) -> RegistryClient:
         """A client like this one (transport, credentials, trace, policies) with another
@@ -266,7 +270,7 @@ class RegistryClient:
                     last = self._follow(method, url, step.headers, purpose, until=until)
                     step = flow.send(last)
                 elif isinstance(step, GetToken):
-                    step = flow.send(self._token(step, until))
+                    step = flow.send(self._token(step, until, origin))
                 elif isinstance(step, DropToken):
                     if self.token_cache is not None:
                         self.token_cache.invalidate(step.key, step.token)
@@ -287,17 +291,41 @@ class RegistryClient:
         found = self.challenges.get(origin)
         return found[0] if found else None
 
-    def _token(self, step: GetToken, until: float | None = None) -> auth.Token:
+    def _token(
+        self, step: GetToken, until: float | None = None, origin: str | None = None
+    ) -> auth.Token:
         """The token a :class:`~ociinspect.distribution.flow.GetToken` step asks for (within
-        the operation deadline ``until``); its value joins the client's secrets."""
+        the operation deadline ``until``); its value joins the client's secrets.
+
+        The first time a token is fetched for requests to ``origin``, :attr:`preconnect`
+        connections to ``origin`` are opened meanwhile (the token round trips hide their
+        connects): the requests a call fans out next (a manifest per platform) then start
+        on open connections. Only connections are opened, nothing is sent on them."""
 
         def fetch() -> auth.Token:
+            if origin is not None:
+                self._warm(origin, until)
             return self._fetch_token(step.request, step.credentials, step.registry, until)
 
         cache = self.token_cache
         token = cache.get_or_fetch(step.key, fetch) if cache is not None else fetch()
         self.secrets.add(token.value)
         return token
+
+    def _warm(self, origin: str, until: float | None) -> None:
+        """Open :attr:`preconnect` connections to ``origin`` in the background, once per
+        origin (a transport without ``warm`` is left alone)."""
+        warm = getattr(self.transport, "warm", None)
+        if not self.preconnect or warm is None:
+            return
+        with self._lock:
+            if origin in self._warmed:
+                return
+            self._warmed.add(origin)
+        connect = self.timeout[0]
+        if until is not None:
+            connect = max(0.0, min(connect, until - time.monotonic()))
+        warm(origin + "/v2/", self.preconnect, connect)
 
     def _learn(self, resp: Response, method: str, url: str, origin: str) -> Challenge | None:
         """Remember the challenge of a 401 so later requests to the origin authorise up front."""

@@ -70,6 +70,7 @@ ENVIRONMENT = (
 #: sets cookies without end costs a bounded amount of memory.
 MAX_COOKIES_PER_ORIGIN = 64
 MAX_COOKIE_ORIGINS = 256
+log = logging.getLogger("ociinspect.distribution.transport")
 
 
 class TransportFailure(Exception):
@@ -685,8 +686,58 @@ class RequestsTransport:
         as_sent = Request(request.method, url.geturl(), sent, request.body)
         return _RequestsResponse(resp, as_sent, shown, watch)
 
+    def warm(self, url: str, count: int, connect_timeout: float) -> threading.Thread | None:
+        """Open connections to ``url``'s origin in the background until its pool holds
+        ``count`` idle ones (each connect within ``connect_timeout`` seconds; TLS included).
+        Nothing is sent on them; a connect that fails is forgotten (the request that would have
+        used it connects as usual). Not for proxied origins or a caller's own session. Returns
+        the thread doing it (None: nothing to do)."""
+        if self._adapter is None or count <= 0 or connect_timeout <= 0:
+            return None
+        target = checked_url(url)
+        if self.proxy(target) is not None:
+            return None
+        prepared = requests.Request("GET", target.geturl()).prepare()
+        verify = True if self.verify is None else self.verify
+        pool = self._adapter.get_connection_with_tls_context(prepared, verify, {}, None)
+        thread = threading.Thread(
+            target=_fill, args=(pool, count, connect_timeout), name="ociinspect-preconnect",
+            daemon=True,
+        )  # fmt: skip
+        thread.start()
+        return thread
+
     def close(self) -> None:
         self.session.close()
+
+
+def _fill(pool: HTTPConnectionPool, count: int, connect_timeout: float) -> None:
+    """Take ``count`` connections from ``pool`` (idle ones, or new ones where it has none),
+    connect the new ones at once, and give each back as soon as it is open."""
+    taken: list[Any] = []
+    try:
+        for _ in range(count):
+            taken.append(pool._get_conn(timeout=0))  # noqa: SLF001 - urllib3 has no public hook
+    except Exception:  # an exhausted blocking pool: warm what was taken
+        log.debug("preconnect: pool for %s has no free slot", pool.host)
+
+    def connect(conn: Any) -> None:
+        if not getattr(conn, "is_connected", False):
+            conn.timeout = connect_timeout
+            try:
+                conn.connect()
+            except Exception as exc:  # the request that needs it connects (and reports) itself
+                log.debug("preconnect to %s failed: %s", pool.host, type(exc).__name__)
+                conn.close()
+        pool._put_conn(conn)  # noqa: SLF001
+
+    workers = [threading.Thread(target=connect, args=(c,), daemon=True) for c in taken[1:]]
+    for worker in workers:
+        worker.start()
+    if taken:
+        connect(taken[0])
+    for worker in workers:
+        worker.join()
 
 
 __all__ = [
