@@ -579,6 +579,8 @@ def test_annotations_of_index_entries_manifest_and_layers_are_a_table(tmp_path: 
     assert config["base_digest"] == "sha256:" + "b" * 64
     layers = oi.layers(ref, session=session())
     assert layers.attrs["base_name"] == config["base_name"]
+    assert layers["base_name"].tolist() == [config["base_name"]] * len(layers)
+    assert layers["base_digest"].tolist() == ["sha256:" + "b" * 64] * len(layers)
     body = json.loads(_cli_out("layers", ref, "-f", "json"))
     assert body["summary"]["base_digest"] == "sha256:" + "b" * 64
     assert _cli_out("layers", ref).splitlines()[-1].startswith("base image: docker.io/library")

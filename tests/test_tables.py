@@ -116,6 +116,7 @@ def test_layers_carry_the_step_that_made_them() -> None:
     assert frame["created"].tolist()[0] == pd.Timestamp("2024-02-01T10:00:00Z")
     # +02:00 in the config is 10:00 UTC in the table
     assert frame["created"].tolist()[2] == pd.Timestamp("2024-02-01T10:00:00Z")
+    assert "base_name" not in frame.columns  # no base-image annotations: no such columns
 
 
 @pytest.mark.parametrize(

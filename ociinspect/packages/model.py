@@ -71,6 +71,7 @@ class UnreadableDatabaseError(PackageDatabaseError):
     def __init__(self, what: str, reason: str, *, backend: str) -> None:
         self.backend = backend
         super().__init__(what, reason)
+        self.args = (f"cannot read {what}: {reason}",)  # not "invalid": it is a valid database
 
 
 def check_size(what: str, data: bytes, limit: int) -> None:

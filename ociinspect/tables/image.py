@@ -202,8 +202,11 @@ def layers_frame(
 
     ``uncompressed`` maps layer digests to what is known of their uncompressed sizes
     (:func:`ociinspect.layers.sizes.uncompressed_sizes`); without it only uncompressed layers have
-    one (their own size, exact). ``attrs``: ``base_name`` and ``base_digest``, the manifest's
-    base-image annotations (None when absent), and ``compressed_size``, the layers summed.
+    one (their own size, exact). When the manifest names its base image
+    (``org.opencontainers.image.base.name`` / ``.digest``, as BuildKit writes them), the columns
+    ``base_name`` and ``base_digest`` (string, the same on every row) follow, so a table of many
+    images' layers keeps them; ``attrs`` holds them too (None when absent), with
+    ``compressed_size``, the layers summed.
     """
     layers = manifest.layers
     unpacked = [lookup(uncompressed, d) for d in layers]
@@ -225,17 +228,20 @@ def layers_frame(
         "created": [utc(s.created) if s else None for s in steps[: len(layers)]],
         "comment": [s.comment if s else None for s in steps[: len(layers)]],
     }
+    base = {"base_name": BASE_NAME, "base_digest": BASE_DIGEST}
+    found = {name: manifest.annotations.get(key) for name, key in base.items()}
+    schema = dict(LAYERS_COLUMNS)
+    if any(found.values()):
+        for name, value in found.items():
+            columns[name] = [value] * len(layers)
+            schema[name] = STRING
     out = table(
         columns,
-        LAYERS_COLUMNS,
+        schema,
         size_columns=("compressed_size", "uncompressed_size"),
         share_columns=("share",),
     )
-    out.attrs.update(
-        base_name=manifest.annotations.get(BASE_NAME),
-        base_digest=manifest.annotations.get(BASE_DIGEST),
-        compressed_size=total,
-    )
+    out.attrs.update(**found, compressed_size=total)
     return out
 
 
