@@ -24,7 +24,7 @@ from personalities.fixtures import (  # noqa: F401 -- fixtures for every test mo
     quay,
     running,
 )
-from realimages import DebianImage, RealImages
+from realimages import DebianImage, EstargzImage, RealImages, RpmImage
 from rig import ALICE, Registry, SeedResult, env, seed_storage, start_registry
 from rig.fleet import FleetSeed, seed_fleet
 from rig.registry import Mode
@@ -128,6 +128,21 @@ def debian_image(real_images: RealImages) -> DebianImage:
     """Three layers of real Debian packages: hardlinks, a deleted data-carrying name, an opaque
     directory, symlinks (absolute, relative, a loop), a type change; with umoci's unpack."""
     return real_images.debian()
+
+
+@pytest.fixture(scope="session")
+def estargz_image(real_images: RealImages) -> EstargzImage:
+    """The debian image plus a one-big-file layer, converted to eStargz by ctr-remote in a
+    private containerd (64 KiB chunks); tag ``gzip`` keeps the image before conversion."""
+    return real_images.estargz()
+
+
+@pytest.fixture(scope="session")
+def rpm_image(real_images: RealImages) -> RpmImage:
+    """Packages installed by Debian's real rpm 4.18 in two layers, the SQLite rpmdb where
+    Fedora keeps it (/var/lib/rpm a symlink), Fedora 42's os-release; tag rpm-bdb keeps only a
+    Berkeley DB Packages."""
+    return real_images.rpm()
 
 
 @pytest.fixture(scope="session")

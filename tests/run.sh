@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in docker-registry skopeo umoci chromium zstd curl jq; do
+for pkg in docker-registry skopeo umoci chromium zstd curl jq rpm containerd stargz-snapshotter; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -64,8 +64,10 @@ class Member:
     ``link`` a symlink's target verbatim or a hardlink's target key; ``link_index`` the position
     of the earlier member of this layer a hardlink names (None: not in this layer, so a lower
     layer's); ``whiteout``/``target`` as the listing reads them; ``offset`` where the data
-    starts in the uncompressed tar; ``sha256`` of the data (regular files); ``spans`` the
-    compressed ``(start, end)`` frames of a TOC layer's file; ``sparse`` a GNU sparse file.
+    starts in the uncompressed tar; ``sha256`` of the data (regular files); ``spans`` where a
+    TOC layer's file is: zstd:chunked's compressed ``(start, end)`` frames, or eStargz's
+    ``(start, end, skip, length)`` (gzip members from ``start`` up to ``end``, whose decoded
+    bytes after ``skip`` begin ``length`` bytes of the file); ``sparse`` a GNU sparse file.
     """
 
     key: str
@@ -78,7 +80,7 @@ class Member:
     target: str | None = None
     offset: int = 0
     sha256: str | None = None
-    spans: tuple[tuple[int, int], ...] = ()
+    spans: tuple[tuple[int, ...], ...] = ()
     sparse: bool = False
     devmajor: int = 0
     devminor: int = 0
@@ -96,7 +98,7 @@ class Member:
          sparse, devmajor, devminor) = row  # fmt: skip
         return cls(
             str(key), str(kind), int(size), int(mode), link, link_index, whiteout, target,
-            int(offset), sha256, tuple((int(a), int(b)) for a, b in spans), bool(sparse),
+            int(offset), sha256, tuple(tuple(int(n) for n in s) for s in spans), bool(sparse),
             int(devmajor), int(devminor),
         )  # fmt: skip
 
@@ -422,8 +424,9 @@ def dumps(index: LayerIndex) -> bytes:
             "compression": seek.compression,
             "compressed_size": seek.compressed_size,
             "uncompressed_size": seek.uncompressed_size,
-            "points": [[p.out, p.in_, p.bits, len(w)] for p, w in zip(seek.points, windows,
-                                                                     strict=True)],
+            "points": [
+                [p.out, p.in_, p.bits, len(w)] for p, w in zip(seek.points, windows, strict=True)
+            ],
             "marks": [n for mark in seek.marks for n in mark],
         }
     head = zlib.compress(json.dumps(body, separators=(",", ":")).encode("utf-8", "surrogateescape"))

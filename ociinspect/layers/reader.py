@@ -22,8 +22,9 @@ reaches it, and it costs, in this order of preference:
 
 1. nothing, when its index is in memory or in the disk cache
    (:meth:`~ociinspect.cache.BlobCache.get_index`);
-2. its table of contents, for zstd:chunked layers (:mod:`ociinspect.layers.toc`): a Range
-   request for the TOC, checked against the manifest's annotation;
+2. its table of contents, for zstd:chunked and eStargz layers (:mod:`ociinspect.layers.toc`):
+   Range requests for the TOC (eStargz: its footer first), checked against the manifest's
+   annotation;
 3. one verified pass over the whole layer (:func:`~ociinspect.layers.layerindex.index_layer`):
    streamed, never held, and not stored in the disk cache (a registry layer goes straight from
    the network through the decoder); the blob digest and the config's diff_id are checked at
@@ -34,10 +35,10 @@ that holds them: a Range request to the registry (pieces of at most 4 MiB), or a
 of a local blob (layout, archive, or a blob the disk cache holds). **What is verified when**:
 a pass checks the layer's blob digest and diff_id; a later span read cannot (it sees a part of
 the blob), so its decoded bytes are checked against the sha256 of that member that the verified
-pass recorded (or, for zstd:chunked, against the TOC's digest, itself checked against the
-verified manifest). When a span read fails (the registry or CDN ignores ``Range`` for a blob
-over 64 MiB, answers a different length, or the bytes do not check out), the reader falls back
-to a verified pass, and says so in :attr:`ImageReader.notes`.
+pass recorded (or, for zstd:chunked and eStargz, against the TOC's digest of the file, the
+TOC itself checked against the verified manifest). When a span read fails (the registry or CDN
+ignores ``Range`` for a blob over 64 MiB, answers a different length, or the bytes do not
+check out), the reader falls back to a verified pass, and says so in :attr:`ImageReader.notes`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import hashlib
 import io
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -159,8 +160,11 @@ class ImageReader:
         index = layerindex.loads(stored, desc.digest) if stored is not None else None
         if index is None:
             where = toc.toc_location(desc)
+            toc_digest = toc.estargz_toc_digest(desc)
             if where is not None:
                 index = self._toc_index(layer, desc, where)
+            elif toc_digest is not None:
+                index = self._estargz_index(layer, desc, toc_digest)
             if index is None:
                 index = self._pass(layer)
             self._store(desc, index)
@@ -182,6 +186,20 @@ class ImageReader:
             self.notes.append(f"layer {layer}: TOC not readable by range ({exc}); streamed")
             return None
         return toc.zstd_chunked_index(desc, data, where)
+
+    def _estargz_index(self, layer: int, desc: Descriptor, toc_digest: str) -> LayerIndex | None:
+        what = f"layer {layer} ({desc.digest}) of {self.name}"
+        try:
+            footer = b"".join(self._range(desc, desc.size - toc.ESTARGZ_FOOTER, None))
+            offset = toc.estargz_toc_offset(footer, desc.size, what)
+            length = desc.size - toc.ESTARGZ_FOOTER - offset
+            if length > toc.MAX_TOC_BYTES:
+                raise SizeLimitError(f"eStargz TOC of {what}", toc.MAX_TOC_BYTES, length)
+            data = b"".join(self._range(desc, offset, desc.size - toc.ESTARGZ_FOOTER - 1))
+        except _RangeUnusable as exc:
+            self.notes.append(f"layer {layer}: TOC not readable by range ({exc}); streamed")
+            return None
+        return toc.estargz_index(desc, data, offset, toc_digest)
 
     def _open_blob(self, desc: Descriptor) -> contextlib.AbstractContextManager[Iterator[bytes]]:
         from ..sources.registry import RegistrySource
@@ -409,9 +427,12 @@ class ImageReader:
     ) -> Iterator[bytes]:
         what = f"/{member.key} in layer {desc.digest}"
         if index.kind == "toc":
-            for start, end in member.spans:
-                compressed = self._range(desc, start, end - 1)
-                yield from seekable.unzstd_span(compressed, 0, 1 << 62, what)
+            for frames, compressed in self._spans(desc, member.spans):
+                if index.compression == "gzip":  # eStargz: (start, end, skip, length)
+                    skip, length = frames[2], frames[3]
+                    yield from seekable.inflate_span(compressed, None, skip, length, what)
+                else:  # zstd:chunked: (start, end), whole frames
+                    yield from seekable.unzstd_span(compressed, 0, 1 << 62, what)
             return
         seek = index.seek
         assert seek is not None
@@ -426,6 +447,40 @@ class ImageReader:
             yield from seekable.inflate_span(compressed, span.point, skip, member.size, what)
         else:
             yield from seekable.unzstd_span(compressed, member.offset, member.size, what)
+
+    def _spans(
+        self, desc: Descriptor, spans: tuple[tuple[int, ...], ...]
+    ) -> Iterator[tuple[tuple[int, ...], Iterable[bytes]]]:
+        """Each TOC span with its compressed bytes. Spans that follow each other in the blob
+        (a file's chunks) are fetched together, by as few Range requests as their bytes need;
+        each small span is then cut out of that stream (at most :data:`RANGE_PIECE` held); a
+        bigger one streams by itself."""
+        at = 0
+        while at < len(spans):
+            span = spans[at]
+            if span[1] - span[0] > RANGE_PIECE:
+                yield span, self._range(desc, span[0], span[1] - 1)
+                at += 1
+                continue
+            run = at + 1
+            while (
+                run < len(spans)
+                and spans[run][0] == spans[run - 1][1]
+                and spans[run][1] - spans[run][0] <= RANGE_PIECE
+            ):
+                run += 1
+            stream = self._range(desc, span[0], spans[run - 1][1] - 1)
+            held = bytearray()
+            for piece in spans[at:run]:
+                need = piece[1] - piece[0]
+                while len(held) < need:
+                    more = next(stream, None)
+                    if more is None:
+                        raise _RangeUnusable(f"{desc.digest}: the span read ended early")
+                    held += more
+                yield piece, (bytes(held[:need]),)
+                del held[:need]
+            at = run
 
     def _range(self, desc: Descriptor, first: int, last: int | None) -> Iterator[bytes]:
         """Compressed bytes ``first..last`` of a layer blob, by span reads of at most

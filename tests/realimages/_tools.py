@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 #: What every build needs on PATH; .ci/run installs umoci and skopeo (dpkg-deb and tar are in
-#: every Debian system).
+#: every Debian system). The estargz image also needs containerd and ctr-remote (Debian's
+#: containerd and stargz-snapshotter packages).
 TOOLS = ("umoci", "skopeo", "dpkg-deb", "tar")
 
 #: Fixed timestamps, so that configs, history and tar headers of the tar-made layers do not
@@ -31,7 +32,8 @@ class ToolFailedError(RuntimeError):
         command = " ".join(self.argv)
         super().__init__(
             f"{command!r} failed: {detail.strip()[-2000:]} "
-            "(tests/realimages needs umoci, skopeo, dpkg-deb and GNU tar: see .ci/run)"
+            "(tests/realimages needs umoci, skopeo, dpkg-deb and GNU tar, and for the estargz "
+            "image containerd and stargz-snapshotter's ctr-remote, as root: see tests/run.sh)"
         )
 
 
