@@ -10,6 +10,7 @@ each connection was accepted and which requests came on it.
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -18,8 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from personalities import Personality
+from personalities.protocol import personality_session
 from rig import Registry, rig_session, seed
 from rig.httpd import Faults
+from test_personality_dockerhub import PROFILE as HUB
 
 import ociinspect as oi
 from ociinspect.distribution.transport import RequestsTransport
@@ -204,3 +208,26 @@ def test_preconnect_comes_from_the_environment() -> None:
     assert Settings.from_env({"OCIINSPECT_PRECONNECT": "0"}).preconnect == 0
     assert Settings.from_env({"OCIINSPECT_PRECONNECT": "3"}).preconnect == 3
     assert Settings.from_env({}).preconnect == 8
+
+
+@pytest.mark.usefixtures("loopback_guard")
+def test_over_tls_the_fan_out_starts_on_the_preconnected_connections(
+    hub: Personality, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Against Docker Hub's personality (TLS, test CA, public names mapped to loopback): the
+    preconnect thread's connections complete their TLS handshakes and the per-platform
+    manifest GETs use them; no request thread starts a connection of its own to the registry."""
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    session = personality_session(hub, HUB)
+    table = oi.platforms(HUB.multi, session=session)
+    assert len(table) >= 2 and table["error"].isna().all()
+    session.close()
+    address, port = hub.resolve["registry-1.docker.io"]
+    started = [
+        record.threadName
+        for record in caplog.records
+        if record.getMessage().startswith("Starting new HTTPS connection")
+        and record.getMessage().endswith(f"{address}:{port}")
+    ]
+    assert started[0] == "MainThread"  # the first request (answered 401)
+    assert started[1:] and set(started[1:]) == {"ociinspect-preconnect"}, started
