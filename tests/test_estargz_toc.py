@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import rig
-from realimages import EstargzImage
+from realimages import EstargzImage, RealImages
 from realimages import layout as oci
 from rig import Registry
 from rig.seed import skopeo_copy
@@ -245,3 +245,15 @@ def test_without_the_annotation_the_layer_is_read_like_any_gzip_layer() -> None:
         }
     )
     assert toc.estargz_toc_digest(bad) is None
+
+
+def test_the_layers_table_names_each_layers_table_of_contents(
+    estargz_image: EstargzImage, real_images: RealImages, tmp_path: Path
+) -> None:
+    """layers() shows which format's TOC a layer carries: estargz after ctr-remote's
+    conversion, nothing for the same image before it, zstd:chunked for skopeo's."""
+    session = rig.rig_session(tmp_path / "cache")
+    assert oi.layers(estargz_image.ref, session=session)["toc"].tolist() == ["estargz"] * 4
+    assert oi.layers(estargz_image.gzip_ref, session=session)["toc"].isna().all()
+    chunked = real_images.many_files().variant("zstd:chunked")
+    assert oi.layers(chunked.ref, session=session)["toc"].tolist() == ["zstd:chunked"]

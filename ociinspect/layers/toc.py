@@ -63,6 +63,7 @@ __all__ = [
     "estargz_index",
     "estargz_toc_digest",
     "estargz_toc_offset",
+    "toc_format",
     "toc_location",
     "zstd_chunked_index",
 ]
@@ -116,6 +117,16 @@ def toc_location(desc: Descriptor) -> TocLocation | None:
         if length <= 0 or offset + length > desc.size or not checksum.startswith("sha256:"):
             return None
         return TocLocation(offset, length, uncompressed, checksum)
+    return None
+
+
+def toc_format(desc: Descriptor) -> str | None:
+    """:data:`ZSTD_CHUNKED` or :data:`ESTARGZ` when the descriptor announces a table of contents
+    that can be checked (its annotations), else None."""
+    if toc_location(desc) is not None:
+        return ZSTD_CHUNKED
+    if estargz_toc_digest(desc) is not None:
+        return ESTARGZ
     return None
 
 

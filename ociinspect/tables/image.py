@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..layers.sizes import UncompressedSize, lookup
+from ..layers.toc import toc_format
 from ..values.models import History, ImageConfig, Index, Manifest, layer_history
 from .frame import BOOL, FLOAT, INT, OPTIONAL_INT, STRING, TIME, Table, table, utc
 
@@ -25,6 +26,7 @@ LAYERS_COLUMNS: dict[str, Any] = {
     "digest": STRING,
     "media_type": STRING,
     "compression": COMPRESSION_DTYPE,
+    "toc": STRING,
     "compressed_size": INT,
     "share": FLOAT,
     "uncompressed_size": OPTIONAL_INT,
@@ -187,6 +189,9 @@ def layers_frame(
     ``digest``              string               the (compressed) blob's digest
     ``media_type``          string               as the manifest lists it
     ``compression``         category             gzip, zstd, none; NaN for non-layer types
+    ``toc``                 string               the layer's own table of contents, which
+                                                 ``read_file`` uses from the first read:
+                                                 ``zstd:chunked``, ``estargz``; <NA> if none
     ``compressed_size``     int64                bytes of the blob as stored and transferred
                                                  (compressed, unless ``compression`` is none)
     ``share``               float64              ``compressed_size`` / the sum over layers
@@ -219,6 +224,7 @@ def layers_frame(
         "digest": [d.digest for d in layers],
         "media_type": [d.media_type for d in layers],
         "compression": [d.compression for d in layers],
+        "toc": [toc_format(d) for d in layers],
         "compressed_size": [d.size for d in layers],
         "share": [d.size / total if total else 0.0 for d in layers],
         "uncompressed_size": [u.size for u in unpacked],
