@@ -49,7 +49,7 @@ from .navigation import Image, ImageIndex
 from .navigation import image as _choose_image
 from .navigation import open as _open_ref
 from .progress import NullProgress, Progress, bar_for, counted
-from .session import Session
+from .session import Session, session_of
 from .sources import Source, open_source
 from .tables import (
     Comparison,
@@ -175,6 +175,18 @@ def platforms(
     attestations costs 1 + 8 manifest GETs, the pulls Docker Hub counts.
     A single image gives one row. ``uncompressed_size`` follows ``sizes`` (default ``"none"``:
     no request; ``"estimate"`` costs one request per distinct layer; see the module doc)."""
+    client = (ref.session if isinstance(ref, Image | ImageIndex) else session_of(session)).client
+    with client.fanout():  # a manifest per platform at once: preconnected while the token comes
+        return _platforms(ref, platform, sizes, fetch_attestations, session)
+
+
+def _platforms(
+    ref: Ref,
+    platform: Platform | str | None,
+    sizes: str,
+    fetch_attestations: bool,
+    session: Session | None,
+) -> Table:
     found = _open(ref, session)
     if isinstance(found, Image):
         rows = [_single_row(_choose_image(found, platform))]

@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -38,6 +38,7 @@ _REQUEST_LINE = re.compile(rb"(GET|HEAD) (\S+) HTTP/1\.1\r\n")
 class _Connection:
     accepted: float
     requests: list[tuple[float, str]] = field(default_factory=list)
+    closed: bool = False
 
 
 class _Forwarder:
@@ -83,6 +84,7 @@ class _Forwarder:
         except OSError:
             pass
         finally:
+            record.closed = True
             for sock in (client, upstream):
                 sock.close()
 
@@ -173,15 +175,48 @@ def test_a_warm_origin_is_warmed_once_per_session(forwarder: _Forwarder) -> None
 def test_warm_opens_idle_connections_without_sending_anything(forwarder: _Forwarder) -> None:
     """The transport's warm() fills the pool with connected sockets and sends no byte."""
     transport = RequestsTransport()
-    thread = transport.warm(f"http://127.0.0.1:{forwarder.port}/v2/", 4, 5.0)
-    assert thread is not None
-    thread.join(10)
+    warmed = transport.warm(f"http://127.0.0.1:{forwarder.port}/v2/", 4, 5.0)
+    assert warmed is not None and warmed.thread is not None
+    warmed.thread.join(10)
     until = time.monotonic() + 5
     while len(forwarder.connections) < 4 and time.monotonic() < until:
         time.sleep(0.01)  # the forwarder accepts the connected sockets one by one
     assert len(forwarder.connections) == 4
     assert all(not conn.requests for conn in forwarder.connections)
+    assert warmed.release_unused() == 4  # none was used: all four closed
+    _settle(lambda: all(conn.closed for conn in forwarder.connections))
     transport.close()
+
+
+def _settle(done: Callable[[], bool]) -> None:
+    """Wait (at most 5 s) until ``done()``: the forwarder sees closes one by one."""
+    until = time.monotonic() + 5
+    while not done() and time.monotonic() < until:
+        time.sleep(0.01)
+    assert done()
+
+
+def test_a_call_that_does_not_fan_out_opens_no_extra_connection(forwarder: _Forwarder) -> None:
+    """config() of one image sends its requests one after the other: no preconnecting, one
+    connection to the registry."""
+    session = rig_session(preconnect=8)
+    oi.config(f"127.0.0.1:{forwarder.port}/{seed.SINGLE}", session=session)
+    session.close()
+    assert len(forwarder.connections) == 1
+
+
+def test_preconnected_connections_the_call_did_not_use_are_closed(
+    forwarder: _Forwarder,
+) -> None:
+    """platforms() of a single image (no fan-out after all): the connections opened for it
+    that no request took are closed when the call returns, not left holding server slots."""
+    session = rig_session(preconnect=8)
+    table = oi.platforms(f"127.0.0.1:{forwarder.port}/{seed.SINGLE}", session=session)
+    assert len(table) == 1
+    unused = [conn for conn in forwarder.connections if not conn.requests]
+    assert len(unused) >= 6  # 8 opened; the image's manifest and config took at most two
+    _settle(lambda: all(conn.closed for conn in unused))
+    session.close()
 
 
 @pytest.mark.parametrize(

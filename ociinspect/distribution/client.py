@@ -165,9 +165,11 @@ class RegistryClient:
         self.mirrors: MirrorConfig | None = None
         #: Hosts whose answers announced a rate limit (pulls are counted there).
         self.metered: set[str] = set()
-        #: Connections opened to an origin while its first token is fetched (see :meth:`_token`).
+        #: Connections opened to an origin while its first token is fetched, in a call that
+        #: fans out (see :meth:`fanout`).
         self.preconnect = preconnect
         self._warmed: set[str] = set()
+        self._fan = threading.local()
 
     def with_token_cache(self, token_cache: auth.TokenCache | None) -> RegistryClient:
         """A client like this one (transport, credentials, trace, policies) with another
@@ -312,11 +314,35 @@ class RegistryClient:
         self.secrets.add(token.value)
         return token
 
+    @contextlib.contextmanager
+    def fanout(self, width: int | None = None) -> Iterator[None]:
+        """Mark a call that will send up to ``width`` (default :attr:`preconnect`) requests
+        to a registry at once, e.g. a manifest per platform of an index. Inside it, the first
+        token fetched for a registry's origin has that many connections opened meanwhile (the
+        token's round trips hide their connects); when the outermost such call ends, the ones
+        no request used are closed (they would hold a server's connection slots idle). Calls
+        that do not fan out open nothing extra."""
+        state = self._fan
+        depth = getattr(state, "depth", 0)
+        if depth == 0:
+            state.width = self.preconnect if width is None else min(width, self.preconnect)
+            state.warmed = []
+        state.depth = depth + 1
+        try:
+            yield
+        finally:
+            state.depth = depth
+            if depth == 0:
+                for warmed in state.warmed:
+                    warmed.release_unused()
+                state.warmed = []
+
     def _warm(self, origin: str, until: float | None) -> None:
-        """Open :attr:`preconnect` connections to ``origin`` in the background, once per
-        origin (a transport without ``warm`` is left alone)."""
+        """In a :meth:`fanout` call, open its width of connections to ``origin`` in the
+        background, once per origin (a transport without ``warm`` is left alone)."""
         warm = getattr(self.transport, "warm", None)
-        if not self.preconnect or warm is None:
+        width = getattr(self._fan, "width", 0) if getattr(self._fan, "depth", 0) else 0
+        if not width or warm is None:
             return
         with self._lock:
             if origin in self._warmed:
@@ -325,7 +351,9 @@ class RegistryClient:
         connect = self.timeout[0]
         if until is not None:
             connect = max(0.0, min(connect, until - time.monotonic()))
-        warm(origin + "/v2/", self.preconnect, connect)
+        warmed = warm(origin + "/v2/", width, connect)
+        if warmed is not None:
+            self._fan.warmed.append(warmed)
 
     def _learn(self, resp: Response, method: str, url: str, origin: str) -> Challenge | None:
         """Remember the challenge of a 401 so later requests to the origin authorise up front."""

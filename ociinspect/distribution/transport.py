@@ -43,7 +43,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
@@ -311,7 +311,9 @@ class _Watchdog:
                     heapq.heappush(self._heap, (time.monotonic() + 0.05, next(self._count), watch))
 
 
-def _watched_pools(local: threading.local) -> dict[str, type[HTTPConnectionPool]]:
+def _watched_pools(
+    local: threading.local, on_use: Callable[[Any], None] | None = None
+) -> dict[str, type[HTTPConnectionPool]]:
     """Pool classes that hand each request's connection to the watch of the thread sending it
     (the only place urllib3 shows the connection before the headers are read), and take it
     back when the connection returns to the pool (its body read): a watch never shuts a
@@ -320,6 +322,8 @@ def _watched_pools(local: threading.local) -> dict[str, type[HTTPConnectionPool]
     lock = threading.Lock()
 
     def attach(conn: Any) -> None:
+        if on_use is not None:
+            on_use(conn)
         watch: _Watch | None = getattr(local, "watch", None)
         if watch is not None:
             with watch.lock:
@@ -419,10 +423,14 @@ class _ResolvingAdapter(HTTPAdapter):
     connections to the deadline watch of the sending thread."""
 
     def __init__(
-        self, resolve: Mapping[str, tuple[str, int]], local: threading.local, **kwargs: Any
+        self,
+        resolve: Mapping[str, tuple[str, int]],
+        local: threading.local,
+        on_use: Callable[[Any], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         self._resolve = {host.lower().rstrip("."): target for host, target in resolve.items()}
-        self._pools = _watched_pools(local)
+        self._pools = _watched_pools(local, on_use)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -575,12 +583,16 @@ class RequestsTransport:
     ) -> None:
         self._local = threading.local()
         self._adapter: _ResolvingAdapter | None = None
+        #: Preconnected connections no request has used yet (see :meth:`warm`).
+        self._unused: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._unused_lock = threading.Lock()
         given = session is not None
         if session is None:
             session = requests.Session()
             adapter = _ResolvingAdapter(
-                resolve or {}, self._local, pool_connections=16, pool_maxsize=pool_size
-            )
+                resolve or {}, self._local, self._used, pool_connections=16,
+                pool_maxsize=pool_size,
+            )  # fmt: skip
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._adapter = adapter
@@ -686,12 +698,17 @@ class RequestsTransport:
         as_sent = Request(request.method, url.geturl(), sent, request.body)
         return _RequestsResponse(resp, as_sent, shown, watch)
 
-    def warm(self, url: str, count: int, connect_timeout: float) -> threading.Thread | None:
+    def _used(self, conn: Any) -> None:
+        with self._unused_lock:
+            self._unused.discard(conn)
+
+    def warm(self, url: str, count: int, connect_timeout: float) -> Warmed | None:
         """Open connections to ``url``'s origin in the background until its pool holds
         ``count`` idle ones (each connect within ``connect_timeout`` seconds; TLS included).
         Nothing is sent on them; a connect that fails is forgotten (the request that would have
         used it connects as usual). Not for proxied origins or a caller's own session. Returns
-        the thread doing it (None: nothing to do)."""
+        what was started (None: nothing to do): :meth:`Warmed.release_unused` closes the
+        connections no request took, so a server's connection slots are not held idle."""
         if self._adapter is None or count <= 0 or connect_timeout <= 0:
             return None
         target = checked_url(url)
@@ -700,18 +717,51 @@ class RequestsTransport:
         prepared = requests.Request("GET", target.geturl()).prepare()
         verify = True if self.verify is None else self.verify
         pool = self._adapter.get_connection_with_tls_context(prepared, verify, {}, None)
-        thread = threading.Thread(
-            target=_fill, args=(pool, count, connect_timeout), name="ociinspect-preconnect",
-            daemon=True,
+        warmed = Warmed(self, connect_timeout)
+        warmed.thread = threading.Thread(
+            target=_fill, args=(pool, count, connect_timeout, warmed),
+            name="ociinspect-preconnect", daemon=True,
         )  # fmt: skip
-        thread.start()
-        return thread
+        warmed.thread.start()
+        return warmed
 
     def close(self) -> None:
         self.session.close()
 
 
-def _fill(pool: HTTPConnectionPool, count: int, connect_timeout: float) -> None:
+class Warmed:
+    """The connections one :meth:`RequestsTransport.warm` opened (in :attr:`thread`)."""
+
+    def __init__(self, transport: RequestsTransport, connect_timeout: float) -> None:
+        self._transport = transport
+        self._timeout = connect_timeout
+        self.thread: threading.Thread | None = None
+        self.opened: list[Any] = []
+
+    def _opened(self, conn: Any) -> None:
+        with self._transport._unused_lock:
+            self.opened.append(conn)
+            self._transport._unused.add(conn)
+
+    def release_unused(self) -> int:
+        """Close the connections it opened that no request has used; how many. (A request
+        that takes one of them from the pool right now reconnects: never an error.)"""
+        if self.thread is not None:
+            self.thread.join(self._timeout + 1)
+        transport = self._transport
+        with transport._unused_lock:
+            idle = [conn for conn in self.opened if conn in transport._unused]
+            for conn in idle:
+                transport._unused.discard(conn)
+            self.opened = []
+        for conn in idle:
+            conn.close()
+        return len(idle)
+
+
+def _fill(
+    pool: HTTPConnectionPool, count: int, connect_timeout: float, warmed: Warmed | None = None
+) -> None:
     """Take ``count`` connections from ``pool`` (idle ones, or new ones where it has none),
     connect the new ones at once, and give each back as soon as it is open."""
     taken: list[Any] = []
@@ -729,6 +779,9 @@ def _fill(pool: HTTPConnectionPool, count: int, connect_timeout: float) -> None:
             except Exception as exc:  # the request that needs it connects (and reports) itself
                 log.debug("preconnect to %s failed: %s", pool.host, type(exc).__name__)
                 conn.close()
+            else:
+                if warmed is not None:
+                    warmed._opened(conn)  # noqa: SLF001
         pool._put_conn(conn)  # noqa: SLF001
 
     workers = [threading.Thread(target=connect, args=(c,), daemon=True) for c in taken[1:]]
@@ -748,4 +801,5 @@ __all__ = [
     "Response",
     "Transport",
     "TransportFailure",
+    "Warmed",
 ]

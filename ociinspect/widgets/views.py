@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import api, navigation
 from ..errors import PlatformNotFoundError
-from ..session import Session
+from ..session import Session, session_of
 from ..sources import Source
 from ..tables import layers_frame, platforms_frame
 from ..values.entries import ARTIFACT, ATTESTATION, IMAGE, INDEX, choose
@@ -67,6 +67,11 @@ class RootView:
 def fetch_root(ref: str, platform: str | None, session: Session | None = None) -> RootView:
     """Open ``ref`` in ``session``; for an index fetch each entry, tabulate them, and pick the
     image."""
+    with session_of(session).client.fanout():  # preconnected for the per-platform fetches
+        return _fetch_root(ref, platform, session)
+
+
+def _fetch_root(ref: str, platform: str | None, session: Session | None) -> RootView:
     found = navigation.open(ref, session=session)
     root = RootView(found)
     if isinstance(found, navigation.ImageIndex):
