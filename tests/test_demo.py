@@ -24,10 +24,11 @@ import zstandard
 from rig import env
 
 import ociinspect as oi
-from ociinspect.demo import USER, DemoRegistry, demo_store
+from ociinspect.demo import USER, DemoRegistry, demo_store, formats
 from ociinspect.demo.formats import CHUNKED_MAGIC, CHUNKED_POSITION, FORMAT_TAGS
 from ociinspect.demo.http import MAX_CONNECTIONS
 from ociinspect.errors import RateLimitedError, SettingsError
+from ociinspect.layers.reader import ImageReader
 from ociinspect.testing import build
 from ociinspect.values import mediatypes as mt
 
@@ -261,6 +262,28 @@ def test_zstd_chunked_layer_is_plain_zstd_with_a_table_of_contents(demo: DemoReg
     frame = zstandard.ZstdDecompressor().decompress(data[first["offset"] : first["endOffset"]])
     assert "sha256:" + hashlib.sha256(frame[: first["size"]]).hexdigest() == first["digest"]
     assert data.endswith(CHUNKED_MAGIC)
+
+
+def test_estargz_layer_is_plain_gzip_read_through_its_table_of_contents(
+    demo: DemoRegistry,
+) -> None:
+    """gzip -d gives the tar the diff_id names (with the landmark first and the TOC last, as
+    ctr-remote writes them); read_file of the demo's eStargz image goes through the footer and
+    TOC with no pass, and the TOC's index equals the one a verified pass builds."""
+    img = oi.image(demo.ref("formats:oci-estargz"), session=session_for())
+    layer = img.layers[0]
+    data = img.source.blob(layer.digest, layer.size)
+    tar = subprocess.run(["gzip", "-dc"], input=data, capture_output=True, check=True).stdout
+    assert "sha256:" + hashlib.sha256(tar).hexdigest() == img.config.diff_ids[0]
+    names = subprocess.run(["tar", "-tf", "-"], input=tar, capture_output=True, check=True)
+    listed = names.stdout.decode().split()
+    assert listed[0] == ".no.prefetch.landmark" and listed[-1] == "stargz.index.json"
+    reader = ImageReader(img)
+    wanted = next(m for m in formats.members() if m.path.endswith("chapter-03.txt"))
+    assert reader.read("/" + wanted.path) == wanted.data
+    assert reader.passes == 0 and reader.range_requests == 3  # footer, TOC, the file's member
+    from_toc = [(m.key, m.type, m.size, m.sha256) for m in reader.index(0).members]
+    assert from_toc == [(m.key, m.type, m.size, m.sha256) for m in reader._pass(0).members]  # noqa: SLF001
 
 
 # --------------------------------------------------------------------------- rate limits

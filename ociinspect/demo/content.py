@@ -14,7 +14,7 @@ repository             tags
                        is a real signature)
 ``other/hello``        ``latest``: a one-layer image, for a second repository's token
 ``formats``            one filesystem as ``docker-v2``, ``oci-gzip``, ``oci-zstd``,
-                       ``oci-zstd-chunked`` and ``oci-uncompressed``
+                       ``oci-zstd-chunked``, ``oci-estargz`` and ``oci-uncompressed``
 =====================  ========================================================================
 
 Repositories under ``scratch/`` accept pushes (see :class:`Scratch`): at most

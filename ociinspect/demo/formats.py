@@ -18,6 +18,7 @@ eStargz-style "CRFS" table).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -166,8 +167,88 @@ def zstd_chunked_layer(entries: list[build.Member]) -> build.Blob:
     )
 
 
+#: eStargz's descriptor annotations (containerd/stargz-snapshotter docs/estargz.md).
+ESTARGZ_TOC_DIGEST = "containerd.io/snapshot/stargz/toc.digest"
+ESTARGZ_UNCOMPRESSED_SIZE = "io.containers.estargz.uncompressed-size"
+ESTARGZ_LANDMARK = ".no.prefetch.landmark"
+
+
+def _gzip_member(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _estargz_footer(toc_offset: int) -> bytes:
+    """The 51-byte footer: an empty gzip member whose Extra subfield ``SG`` holds
+    ``%016xSTARGZ`` (the TOC's offset)."""
+    extra = b"SG" + struct.pack("<H", 22) + b"%016xSTARGZ" % toc_offset
+    header = b"\x1f\x8b\x08\x04" + bytes(4) + b"\x00\xff" + struct.pack("<H", len(extra))
+    return header + extra + b"\x01\x00\x00\xff\xff" + bytes(8)  # empty stored block, CRC, size
+
+
+def estargz_layer(entries: list[build.Member]) -> build.Blob:
+    """An eStargz layer of ``entries``, laid out as ``ctr-remote images convert --estargz``
+    lays one out: a landmark file first (``.no.prefetch.landmark``, one byte 0x0f); each
+    regular file's content starts a gzip member of its own (its tar header ends the member
+    before); then a member holding a tar of ``stargz.index.json`` (the TOC: every entry, with
+    the ``offset`` of its content's member and its digest) and the end of the archive; then the
+    footer. Still one valid gzip stream of one tar: the two added files are files of the layer
+    to a runtime that does not know eStargz."""
+    landmark = build.file(ESTARGZ_LANDMARK, b"\x0f", mode=0)
+    raw = build.tar([landmark, *entries], sort=False)
+    with tarfile.open(fileobj=io.BytesIO(raw)) as archive:
+        infos = archive.getmembers()
+    members: list[bytes] = []
+    current = bytearray()
+    at = position = 0  # where the next member starts in the blob; the next header in the tar
+    toc: list[dict[str, Any]] = []
+    for info in infos:
+        current += raw[position : info.offset_data]
+        end_of_data = info.offset_data + ((info.size + 511) // 512) * 512
+        kind = "dir" if info.isdir() else "reg" if info.isfile() else "symlink"
+        entry: dict[str, Any] = {
+            "name": info.name + ("/" if info.isdir() else ""),
+            "type": kind,
+            "modtime": "2024-01-01T00:00:00Z",
+            "mode": info.mode,
+            "uid": info.uid,
+            "gid": info.gid,
+        }
+        if info.issym():
+            entry["linkName"] = info.linkname
+        if info.isfile() and info.size:
+            members.append(_gzip_member(bytes(current)))
+            at += len(members[-1])
+            data = raw[info.offset_data : info.offset_data + info.size]
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            entry.update(size=info.size, offset=at, digest=digest, chunkDigest=digest)
+            current = bytearray()
+        current += raw[info.offset_data : end_of_data]
+        toc.append(entry)
+        position = end_of_data
+    members.append(_gzip_member(bytes(current)))
+    at += len(members[-1])
+    table = json.dumps({"version": 1, "entries": toc}, separators=(",", ":")).encode()
+    index = tarfile.TarInfo("stargz.index.json")
+    index.size, index.mode, index.mtime = len(table), 0o644, 0
+    tail = index.tobuf(tarfile.USTAR_FORMAT) + table + bytes(-len(table) % 512) + bytes(1024)
+    blob = b"".join(members) + _gzip_member(tail) + _estargz_footer(at)
+    tar_bytes = raw[:position] + tail
+    annotations = {
+        ESTARGZ_TOC_DIGEST: "sha256:" + hashlib.sha256(table).hexdigest(),
+        ESTARGZ_UNCOMPRESSED_SIZE: str(len(tar_bytes)),
+    }
+    return build.Blob(
+        mt.OCI_LAYER_GZIP,
+        blob,
+        diff_id="sha256:" + hashlib.sha256(tar_bytes).hexdigest(),
+        annotations=tuple(sorted(annotations.items())),
+    )
+
+
 #: Tag -> how the formats repository packs the tree.
-FORMAT_TAGS = ("docker-v2", "oci-gzip", "oci-zstd", "oci-zstd-chunked", "oci-uncompressed")
+FORMAT_TAGS = (
+    "docker-v2", "oci-gzip", "oci-zstd", "oci-zstd-chunked", "oci-estargz", "oci-uncompressed",
+)  # fmt: skip
 
 
 def format_images() -> dict[str, build.BuiltImage]:
@@ -178,6 +259,7 @@ def format_images() -> dict[str, build.BuiltImage]:
         "oci-gzip": build.layer(tree, "gzip"),
         "oci-zstd": build.layer(tree, "zstd"),
         "oci-zstd-chunked": zstd_chunked_layer(tree),
+        "oci-estargz": estargz_layer(tree),
         "oci-uncompressed": build.layer(tree, "none"),
     }
     history = [build.Step("COPY docs /usr/share/doc/demo # buildkit")]
