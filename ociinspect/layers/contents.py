@@ -15,6 +15,14 @@ How the archive is read, and why:
   work, but then tarfile skips file data by copying it through its own 10 KiB buffer; here a skip
   drops whole decompressed pieces, and every ``read`` (only header data is ever read) is checked
   against :attr:`Limits.max_pax_header` *before* the bytes are produced.
+- The common headers (plain ustar/GNU ones, and a PAX ``x`` header with the plain header it
+  extends, as GNU tar's ``--format=posix`` writes before every entry) are read here, in place
+  in the decompressed piece when they lie in it, by parsers that give what tarfile gives or
+  hand the header to tarfile (:func:`_header_group`); tarfile reads everything else. The walk
+  is most of a listing's time in Python: about 9 µs an entry this way, 50 µs by tarfile alone.
+- Decompression runs a few pieces ahead of the walk (:class:`_Ahead`), and each piece goes to
+  the diff_id's hashing thread as it is made: on two cores hashing then overlaps decompression
+  and the walk (``benchmarks/bench_zstd_listing.py``).
 - tarfile decodes names as UTF-8 with ``surrogateescape``, so no name fails to decode. An
   :class:`TarEntry` keeps that lossless ``name`` (:attr:`TarEntry.raw_name` gives the bytes back)
   and shows a display-safe ``path`` with U+FFFD for undecodable bytes (``undecodable=True``);
@@ -29,6 +37,7 @@ How the archive is read, and why:
 
 from __future__ import annotations
 
+import collections
 import decimal
 import hashlib
 import io
@@ -39,6 +48,7 @@ import stat
 import struct
 import tarfile
 import threading
+import zlib
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -203,16 +213,18 @@ class _SourceFailure(Exception):
 # --- the tar side ------------------------------------------------------------------------------
 
 
-#: Decompressed bytes hashed inline before the rest goes to a helper thread (:class:`_Hasher`).
-_THREAD_AFTER = 8 * MiB
+#: Decompressed bytes hashed inline before the rest goes to a helper thread (:class:`_Hasher`):
+#: small layers, the most common kind, start none.
+_THREAD_AFTER = 1 * MiB
 _QUEUE_DEPTH = 8  # pieces waiting for the helper: memory stays bounded
+_AHEAD = 8  # pieces decompressed before the tar walk takes them: memory stays bounded
 
 
 class _Hasher:
     """sha256 of the decompressed stream (the diff_id). Past :data:`_THREAD_AFTER` bytes the
     pieces are hashed in a helper thread: hashlib releases the GIL, so on a second core hashing
     overlaps decompression and tar parsing instead of adding to them. At most
-    :data:`_QUEUE_DEPTH` pieces (of at most 1 MiB) wait."""
+    :data:`_QUEUE_DEPTH` pieces wait."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -231,6 +243,11 @@ class _Hasher:
             self._thread.start()
         self._queue.put(piece)
 
+    def hungry(self) -> bool:
+        """Whether the helper runs and has room for another piece (a piece handed over now
+        overlaps with what the caller does next)."""
+        return self._queue is not None and not self._queue.full()
+
     def _run(self) -> None:
         assert self._queue is not None
         while (piece := self._queue.get()) is not None:
@@ -246,6 +263,68 @@ class _Hasher:
     def hexdigest(self) -> str:
         self.close()
         return self._hash.hexdigest()
+
+
+class _Ahead(Iterator[bytes]):
+    """Decompressed pieces, each counted, held to :attr:`Limits.max_uncompressed` and handed
+    to the diff_id's :class:`_Hasher` when it is made, up to :data:`_AHEAD` pieces before the
+    tar walk takes it.
+
+    Why ahead: the hasher then works at the pace pieces can be made, not at the pace the walk
+    reads them. A run of small files (dense headers, a slow walk) would otherwise starve it, and
+    leave it a backlog for the end of the layer, when the walk speeds through big files. So
+    whenever the hasher has room, the next pieces are made (up to :data:`_AHEAD` waiting);
+    else one at a time, as the walk asks. An error met while making a piece (the source's, the
+    decompressor's, the limit) is raised when the walk reaches that point of the stream, as it
+    would be without reading ahead. Memory: at most :data:`_AHEAD` + :data:`_QUEUE_DEPTH`
+    pieces wait, besides the one the walk reads and the one being hashed (gzip and zstd make
+    pieces of at most 1 MiB; an uncompressed layer's are its chunks).
+    """
+
+    def __init__(self, pieces: Iterator[bytes], limits: Limits, what: str) -> None:
+        self.sha256 = _Hasher()
+        self.total = 0
+        self._pieces = pieces
+        self._limit = limits.max_uncompressed
+        self._what = what
+        self._made: collections.deque[bytes] = collections.deque()
+        self._error: Exception | None = None
+        self._ended = False
+
+    def __next__(self) -> bytes:
+        made = self._made
+        if not made or (self.sha256.hungry() and len(made) < _AHEAD):
+            self._make(made)
+        if made:
+            return made.popleft()
+        if self._error is not None:
+            raise self._error
+        raise StopIteration
+
+    def _make(self, made: collections.deque[bytes]) -> None:
+        """Make one piece, then more while the hasher has room."""
+        while not self._ended:
+            try:
+                piece = next(self._pieces)
+                self.total += len(piece)
+                if self.total > self._limit:
+                    raise SizeLimitError(f"{self._what} uncompressed", self._limit, self.total)
+            except StopIteration:
+                self._ended = True
+                return
+            except Exception as exc:  # raised when the walk gets here
+                self._error, self._ended = exc, True
+                return
+            self.sha256.update(piece)
+            made.append(piece)
+            if len(made) >= _AHEAD or not self.sha256.hungry():
+                return
+
+    def close(self) -> None:
+        """Drop what was made ahead and stop the hasher's helper once it has hashed what it
+        was handed (the walk ended or failed); safe to call twice."""
+        self._made.clear()
+        self.sha256.close()
 
 
 class _Stream:
@@ -267,15 +346,19 @@ class _Stream:
         piece = next(self._pieces, None)
         if piece is None:
             return False
+        self._took(piece)
+        self._start += len(self._buf)
+        self._buf, self._pos = piece, 0
+        return True
+
+    def _took(self, piece: bytes) -> None:
+        """Count a piece taken, hold the total to the limit, hash it (the diff_id)."""
         self.total += len(piece)
         if self.total > self._limits.max_uncompressed:
             raise SizeLimitError(
                 f"{self._what} uncompressed", self._limits.max_uncompressed, self.total
             )
         self.sha256.update(piece)
-        self._start += len(self._buf)
-        self._buf, self._pos = piece, 0
-        return True
 
     def tell(self) -> int:
         return self._start + self._pos
@@ -355,6 +438,18 @@ class _Stream:
         self._pos = len(self._buf)
         while self._pull():
             self._pos = len(self._buf)
+
+
+class _AheadStream(_Stream):
+    """The listing's stream over an :class:`_Ahead`, whose pieces arrive counted, limited and
+    hashed already."""
+
+    def __init__(self, pieces: _Ahead, limits: Limits, what: str) -> None:
+        super().__init__(pieces, limits, what)
+        self.sha256 = pieces.sha256
+
+    def _took(self, piece: bytes) -> None:
+        self.total += len(piece)
 
 
 def _normalise(name: str) -> tuple[str, bool]:
@@ -448,22 +543,47 @@ _DATA_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
 _SIGNED = struct.Struct("148b8x356b")
 
 
-@lru_cache(maxsize=4096)  # modes, owners, device numbers and often times repeat
-def _octal(field: bytes) -> int:
-    """tarfile's ``nti`` for plain octal fields (NUL-terminated, blank-padded); ValueError for
-    anything else (base-256 numbers, garbage), which tarfile then reads or refuses itself."""
-    if field[-1] in (0, 32):  # the usual "0000644\0": what precedes the terminator, if it parses
-        try:
-            return int(field[:-1], 8)
-        except ValueError:
-            pass
-    end = field.find(b"\0")
-    return int((field if end < 0 else field[:end]).strip() or b"0", 8)
+def _number(field: bytes) -> int:
+    """tarfile's ``nti`` for plain octal fields: the digits up to a NUL, blanks around them
+    ignored, empty is 0. Trailing NULs and spaces are stripped, and int() refuses what is left
+    if a NUL is still in it (text after the terminator), so a field read here has the value
+    tarfile gives it; ValueError for anything else (that text, base-256 numbers, garbage),
+    which tarfile then reads or refuses itself."""
+    return int(field.rstrip(b"\0 ") or b"0", 8)
+
+
+@lru_cache(maxsize=4096)  # modes and owners repeat: one look-up for the three
+def _owner(field: bytes) -> tuple[int, int, int]:
+    """mode, uid and gid: the 24 bytes at 100..124 of a header."""
+    return _number(field[:8]), _number(field[8:16]), _number(field[16:])
+
+
+@lru_cache(maxsize=256)
+def _devices(field: bytes) -> tuple[int, int]:
+    """devmajor and devminor: the 16 bytes at 329..345 of a header."""
+    return _number(field[:8]), _number(field[8:])
+
+
+@lru_cache(maxsize=256)  # owner names repeat
+def _owner_names(field: bytes) -> tuple[str, str]:
+    """uname and gname: the 64 bytes at 265..329 of a header."""
+    return _text(field[:32]), _text(field[32:])
 
 
 def _text(field: bytes) -> str:
     end = field.find(b"\0")
     return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
+
+
+def _checksum_ok(buf: bytes, chksum: int) -> bool:
+    """tarfile's ``calc_chksums`` test: ``chksum`` is the sum of the block's bytes with the
+    checksum field read as eight spaces, unsigned or (old tars) signed. The unsigned sum is
+    taken with adler32 over each half block: its low 16 bits are 1 + the byte sum modulo 65521,
+    and 256 bytes sum to at most 65280, so each half's sum is exact (~10x faster than sum())."""
+    unsigned = (zlib.adler32(buf[:256]) & 0xFFFF) + (zlib.adler32(buf[256:]) & 0xFFFF) + 254
+    if chksum == unsigned - sum(buf[148:156]):
+        return True
+    return chksum == 256 + sum(_SIGNED.unpack_from(buf))
 
 
 def _fast_header(buf: bytes, offset: int) -> _Header | None:
@@ -477,38 +597,39 @@ def _fast_header(buf: bytes, offset: int) -> _Header | None:
     if len(buf) != _BLOCK or kind not in _FAST_TYPES:
         return None
     try:
-        chksum = _octal(buf[148:156])
-        size = _octal(buf[124:136])
-        header = _Header()
-        header.mode = _octal(buf[100:108])
-        header.uid = _octal(buf[108:116])
-        header.gid = _octal(buf[116:124])
-        header.mtime = _octal(buf[136:148])
-        header.devmajor = _octal(buf[329:337])
-        header.devminor = _octal(buf[337:345])
+        chksum = _number(buf[148:156])
+        size = _number(buf[124:136])
+        mtime = _number(buf[136:148])
+        mode, uid, gid = _owner(buf[100:124])
+        devmajor, devminor = _devices(buf[329:345])
     except ValueError:
         return None
-    unsigned = 256 + sum(buf) - sum(buf[148:156])
-    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
+    if not _checksum_ok(buf, chksum):
         return None
     if kind not in _DATA_TYPES and size:
         return None  # tarfile reads no data for these: its own reading decides
     name = _text(buf[0:100])
     if kind == tarfile.AREGTYPE and name.endswith("/"):
         return None
-    prefix = _text(buf[345:500])
-    if kind == tarfile.DIRTYPE:
-        name = name.rstrip("/")
-    if prefix:
-        name = prefix + "/" + name
+    if buf[345]:  # a ustar prefix
+        prefix = _text(buf[345:500])
         if kind == tarfile.DIRTYPE:
             name = name.rstrip("/")
+        name = prefix + "/" + name
+    if kind == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    header = _Header()
     header.name = name
-    header.linkname = _text(buf[157:257])
+    header.linkname = _text(buf[157:257]) if buf[157] else ""
     header.type = kind
     header.size = size
-    header.uname = _text(buf[265:297])
-    header.gname = _text(buf[297:329])
+    header.mode = mode
+    header.uid = uid
+    header.gid = gid
+    header.mtime = mtime
+    header.devmajor = devmajor
+    header.devminor = devminor
+    header.uname, header.gname = _owner_names(buf[265:329])
     header.offset_data = offset + _BLOCK
     header.pax_headers = _NO_PAX
     return header
@@ -519,14 +640,11 @@ def _checked_size(buf: bytes, kind: bytes) -> int | None:
     if len(buf) != _BLOCK or buf[156:157] != kind:
         return None
     try:
-        chksum = _octal(buf[148:156])
-        size = _octal(buf[124:136])
+        chksum = _number(buf[148:156])
+        size = _number(buf[124:136])
     except ValueError:
         return None
-    unsigned = 256 + sum(buf) - sum(buf[148:156])
-    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
-        return None
-    return size
+    return size if _checksum_ok(buf, chksum) else None
 
 
 _PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")  # tarfile's, to read records exactly as it does
@@ -534,6 +652,7 @@ _PAX_CHARSET = re.compile(rb"\d+ hdrcharset=([^\n]+)\n")
 _PAX_INTEGERS = frozenset({"size", "uid", "gid"})
 _PAX_ATTRIBUTES = {"path": "name", "linkpath": "linkname", "size": "size", "mtime": "mtime",
                    "uid": "uid", "gid": "gid", "uname": "uname", "gname": "gname"}
+_PAX_USED = {keyword.encode(): keyword for keyword in _PAX_ATTRIBUTES}  # bytes -> the keyword
 
 
 def _pax_text(raw: bytes) -> str:
@@ -545,20 +664,24 @@ def _pax_text(raw: bytes) -> str:
 
 
 def _pax_records(data: bytes) -> dict[str, str] | None:
-    """The records of an extended header's data, parsed as tarfile's ``_proc_pax`` does; None
-    when tarfile must decide (a zero length, ``hdrcharset``, GNU sparse keys)."""
+    """The records of an extended header's data that :func:`_apply_pax` uses, parsed as
+    tarfile's ``_proc_pax`` does (others, such as GNU tar's ``atime``/``ctime``, are read past
+    and not decoded); None when tarfile must decide (a zero length, ``hdrcharset``, GNU sparse
+    keys)."""
     if b"hdrcharset=" in data and _PAX_CHARSET.search(data):
         return None
     found: dict[str, str] = {}
     pos = 0
     while (match := _PAX_RECORD.match(data, pos)) is not None:
-        length = int(match.group(1))
+        raw_length, keyword = match.groups()
+        length = int(raw_length)
         if length == 0:
             return None
-        keyword = _pax_text(match.group(2))
-        if keyword.startswith("GNU.sparse."):
+        if keyword.startswith(b"GNU.sparse."):
             return None
-        found[keyword] = _pax_text(data[match.end(2) + 1 : match.start(1) + length - 1])
+        name = _PAX_USED.get(keyword)
+        if name is not None:
+            found[name] = _pax_text(data[match.end(2) + 1 : match.start(1) + length - 1])
         pos += length
     return found
 
@@ -588,19 +711,23 @@ def _apply_pax(header: _Header, records: dict[str, str]) -> None:
 
 def _data_end(header: tarfile.TarInfo | _Header) -> int:
     """Where the entry's data blocks end (the next header), as tarfile counts them."""
-    blocks, rest = divmod(header.size, _BLOCK)
-    return header.offset_data + (blocks + (rest > 0)) * _BLOCK
+    return header.offset_data + _padded(header.size)
+
+
+_INT64 = 1 << 63
 
 
 def _entry(
     info: tarfile.TarInfo | _Header, seen: set[str], what: str, digest: str | None = None
 ) -> TarEntry:
-    for field in ("size", "uid", "gid"):  # Go's archive/tar reads these as int64 too
-        value = getattr(info, field)
-        if not 0 <= value < 1 << 63:
-            raise ArchiveError(
-                f"{what}: entry {_display(info.name)!r} has {field} {value} out of range"
-            )
+    size, uid, gid = info.size, info.uid, info.gid
+    if not (0 <= size < _INT64 and 0 <= uid < _INT64 and 0 <= gid < _INT64):
+        for field in ("size", "uid", "gid"):  # Go's archive/tar reads these as int64 too
+            value = getattr(info, field)
+            if not 0 <= value < _INT64:
+                raise ArchiveError(
+                    f"{what}: entry {_display(info.name)!r} has {field} {value} out of range"
+                )
     name = info.name
     key, unsafe = _normalise(name)
     kind = _TYPES.get(info.type, "other")
@@ -617,28 +744,34 @@ def _entry(
     if whiteout is None:
         seen.add(key)
     undecodable = not name.isascii() and _display(name) != name
-    return TarEntry(
-        path=_display(key) if undecodable else key,
-        name=name,
-        type=kind,
-        size=info.size,
-        mode=info.mode & 0o7777,
-        uid=info.uid,
-        gid=info.gid,
-        uname=_display(info.uname),
-        gname=_display(info.gname),
-        mtime=float(info.mtime),
-        link_target=None if link is None else _display(link),
-        whiteout=whiteout,
-        whiteout_target=None if target is None else _display(target),
-        unsafe_path=unsafe,
-        link_missing=missing,
-        duplicate=duplicate,
-        undecodable=undecodable,
-        devmajor=info.devmajor if kind in ("char", "block") else 0,
-        devminor=info.devminor if kind in ("char", "block") else 0,
-        content_digest=digest,
-        mtime_ns=_mtime_ns(info),
+    uname, gname, mtime = info.uname, info.gname, info.mtime
+    if type(mtime) is int and not info.pax_headers and -_MAX_NS_SECONDS < mtime < _MAX_NS_SECONDS:
+        mtime_ns: int | None = mtime * 1_000_000_000  # what _mtime_ns gives, sooner
+    else:
+        mtime_ns = _mtime_ns(info)
+    device = kind == "char" or kind == "block"
+    return TarEntry(  # positional, in field order: the hot path of every listing
+        _display(key) if undecodable else key,  # path
+        name,
+        kind,
+        size,
+        info.mode & 0o7777,
+        uid,
+        gid,
+        uname if uname.isascii() else _display(uname),
+        gname if gname.isascii() else _display(gname),
+        float(mtime),
+        None if link is None else _display(link),  # link_target
+        whiteout,
+        None if target is None else _display(target),  # whiteout_target
+        unsafe,  # unsafe_path
+        missing,  # link_missing
+        duplicate,
+        undecodable,
+        info.devmajor if device else 0,
+        info.devminor if device else 0,
+        digest,  # content_digest
+        mtime_ns,
     )
 
 
@@ -714,28 +847,31 @@ class LayerListing(Iterator[TarEntry]):
 
     def _run(self) -> Generator[TarEntry, None, None]:
         what = self.what
-        stream = _Stream(self._decompress(self._chunks(), what), self.limits, what)
+        pieces = _Ahead(self._decompress(self._chunks(), what), self.limits, what)
+        stream = _AheadStream(pieces, self.limits, what)
         try:
             tar = tarfile.TarFile(
                 fileobj=stream, mode="r", encoding="utf-8", errors="surrogateescape"
             )
             seen: set[str] = set()
-            stream.budget = self.limits.max_pax_header
+            max_entries, budget = self.limits.max_entries, self.limits.max_pax_header
+            members: list[tarfile.TarInfo] = tar.members  # type: ignore[attr-defined]
+            stream.budget = budget
             info: tarfile.TarInfo | _Header | None = tar.next()  # read by TarFile() already
             while info is not None:
                 # TarFile keeps every member it read (undocumented list); a listing must not.
-                tar.members.clear()  # type: ignore[attr-defined]
+                if members:
+                    members.clear()
                 self.entry_count += 1
-                if self.entry_count > self.limits.max_entries:
+                if self.entry_count > max_entries:
                     raise ArchiveError(
-                        f"{what} has more than {self.limits.max_entries} entries "
-                        "(Limits.max_entries)"
+                        f"{what} has more than {max_entries} entries (Limits.max_entries)"
                     )
                 digest = None
                 if self.digests and info.type in _DATA_TYPES and info.sparse is None:
                     digest = stream.hash_data(info.size)
                 yield _entry(info, seen, what, digest)
-                stream.budget = self.limits.max_pax_header
+                stream.budget = budget
                 info = _next_header(stream, tar, what)
             _check_end(stream, tar, what)
             stream.drain()
@@ -754,7 +890,7 @@ class LayerListing(Iterator[TarEntry]):
                 f"{what}: malformed tar at offset {stream.tell()}: {detail}"
             ) from exc
         finally:
-            stream.sha256.close()
+            pieces.close()
         self._uncompressed_size = stream.total
         self._diff_id = "sha256:" + stream.sha256.hexdigest()
 
@@ -762,49 +898,83 @@ class LayerListing(Iterator[TarEntry]):
 def _next_header(
     stream: _Stream, tar: tarfile.TarFile, what: str
 ) -> tarfile.TarInfo | _Header | None:
-    """The entry after the one just read: a plain header read here (:func:`_fast_header`),
+    """The entry after the one just read: the common kinds read here (:func:`_header_group`),
+    straight from the piece in hand when they lie in it, else from the blocks read one by one;
     anything else by tarfile from the same offset, so its rules (PAX and GNU extensions, global
     headers, the end of the archive, damage) apply unchanged."""
     offset: int = tar.offset  # type: ignore[attr-defined]  # where tarfile expects the next header
     if tar.pax_headers:  # a global PAX header applies to every later entry: tarfile's job
         return tar.next()
-    if stream.tell() != offset and stream.seek(offset) != offset:
+    pos = offset - stream._start
+    if stream._pos <= pos <= len(stream._buf):  # in the piece in hand (tell() included)
+        stream._pos = pos
+    elif stream.seek(offset) != offset:  # ArchiveError too for an offset behind
         raise ArchiveError(
             f"{what}: malformed tar at offset {stream.tell()}: unexpected end of data"
         )
-    read: list[bytes] = [stream.read(_BLOCK)]
-    header = _fast_header(read[0], offset)
-    if header is None:
-        header = _fast_extended(stream, read, offset)
-    if header is None:
-        for data in reversed(read):
-            stream.unread(data)
-        return tar.next()
+    group = _header_group(stream._buf, stream._pos, offset, stream.budget)
+    if group is not None:  # the usual case: read in place, nothing copied
+        header, end = group
+        stream.budget -= end - stream._pos
+        stream._pos = end
+        stream.last_read = stream._buf[end - _BLOCK : end]
+    else:  # across pieces (or for tarfile): the blocks read as tarfile would read them
+        read = [stream.read(_BLOCK)]
+        size = _checked_size(read[0], tarfile.XHDTYPE)
+        if size is not None:
+            read.append(stream.read(_padded(size)))  # SizeLimitError over the budget
+            if len(read[-1]) == _padded(size):
+                read.append(stream.read(_BLOCK))
+        group = _header_group(b"".join(read), 0, offset, _MAX_GROUP)
+        if group is None:
+            for data in reversed(read):
+                stream.unread(data)
+            return tar.next()
+        header = group[0]
     end = _data_end(header) if header.type in _DATA_TYPES else header.offset_data
     tar.offset = end  # type: ignore[attr-defined]
     return header
 
 
-def _fast_extended(stream: _Stream, read: list[bytes], offset: int) -> _Header | None:
-    """A PAX extended header (``x``) and the plain header it extends, read as tarfile's
-    ``_proc_pax`` reads them (every entry of GNU tar's ``--format=posix`` has one); None, with
-    what was read appended to ``read``, when tarfile must decide."""
-    size = _checked_size(read[0], tarfile.XHDTYPE)
+#: The budget of :func:`_header_group` for blocks the stream has read (it checked them).
+_MAX_GROUP = 1 << 62
+
+
+def _padded(size: int) -> int:
+    """``size`` rounded up to whole 512-byte blocks."""
+    blocks, rest = divmod(size, _BLOCK)
+    return (blocks + (rest > 0)) * _BLOCK
+
+
+def _header_group(buf: bytes, pos: int, offset: int, budget: int) -> tuple[_Header, int] | None:
+    """The entry whose headers start at ``buf[pos]`` (tar offset ``offset``), for the common
+    kinds: a plain header (:func:`_fast_header`), or a PAX extended header (``x``, as GNU tar's
+    ``--format=posix`` writes before every entry) whose records tarfile's ``_proc_pax`` would
+    read alike (:func:`_pax_records`) and the plain header they extend. Returns the header and
+    where its blocks end in ``buf``; None when tarfile must decide: any other kind, damage, a
+    group of more than ``budget`` bytes, or one that ``buf`` cuts short."""
+    end = pos + _BLOCK
+    if end > len(buf) or budget < _BLOCK:
+        return None
+    block = buf[pos:end]
+    if block[156:157] != tarfile.XHDTYPE:
+        header = _fast_header(block, offset)
+        return None if header is None else (header, end)
+    size = _checked_size(block, tarfile.XHDTYPE)
     if size is None:
         return None
-    blocks, rest = divmod(size, _BLOCK)
-    length = (blocks + (rest > 0)) * _BLOCK
-    read.append(stream.read(length))  # SizeLimitError over the header budget, as for tarfile
-    if len(read[-1]) != length:
+    data_end = end + _padded(size)
+    end = data_end + _BLOCK
+    if end > len(buf) or end - pos > budget:
         return None
-    records = _pax_records(read[-1])
+    records = _pax_records(buf[pos + _BLOCK : data_end])
     if records is None:
         return None
-    read.append(stream.read(_BLOCK))
-    header = _fast_header(read[-1], offset + _BLOCK + length)
-    if header is not None:
-        _apply_pax(header, records)
-    return header
+    header = _fast_header(buf[data_end:end], offset + data_end - pos)
+    if header is None:
+        return None
+    _apply_pax(header, records)
+    return header, end
 
 
 class _Ended(Protocol):
