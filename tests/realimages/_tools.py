@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shlex
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,30 @@ def gnu_tar(source: Path, destination: Path) -> None:
             *members,
         ]
     )
+
+
+def add_tar_layer(layout: Path, base: str, tag: str, tree: Path, created_by: str) -> None:
+    """Pack ``tree`` with :func:`gnu_tar` (beside it, as ``<tree>.tar``) and add it as a new
+    layer on ``layout:base`` with ``umoci raw add-layer``, tagged ``tag``; the history step
+    says ``created_by`` at :data:`CREATED`."""
+    archive = tree.with_suffix(".tar")
+    gnu_tar(tree, archive)
+    run(
+        [
+            "umoci", "raw", "add-layer", "--image", f"{layout}:{base}", "--tag", tag,
+            "--history.created", CREATED, "--history.created_by", created_by, str(archive),
+        ]
+    )  # fmt: skip
+
+
+def os_release_pairs(path: Path) -> tuple[tuple[str, str], ...]:
+    """KEY=value pairs of os-release(5), shell quoting removed."""
+    pairs = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs.append((key.strip(), " ".join(shlex.split(value))))
+    return tuple(pairs)
 
 
 def gunzip_size(path: Path) -> int:

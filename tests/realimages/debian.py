@@ -25,13 +25,12 @@ The reference answer for the merged filesystem is ``umoci unpack --rootless`` of
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import layout as oci
-from ._tools import CREATED, TAR_MTIME, gnu_tar, run
+from ._tools import CREATED, TAR_MTIME, add_tar_layer, os_release_pairs, run
 from .dpkg import read_deb, write_database
 from .facts import Change, LayerFacts, TreeFacts, describe_layers, tree_facts
 
@@ -155,10 +154,12 @@ def build_debian(dest: Path, debs_dir: Path = DEBS_DIR) -> DebianImage:
     run(["umoci", "rm", "--image", f"{layout}:empty"])
 
     layer1 = _layer1_tree(work / "layer1", rootfs0)
-    _add_tar_layer(layout, LAYER_TAGS[0], LAYER_TAGS[1], layer1, "delete perl, edit issue")
+    step1 = _tar_step("delete perl, edit issue")
+    add_tar_layer(layout, LAYER_TAGS[0], LAYER_TAGS[1], layer1, step1)
     hidden = sorted(f"{OPAQUE_DIR}/{name}" for name in os.listdir(rootfs0 / OPAQUE_DIR.lstrip("/")))
     layer2 = _layer2_tree(work / "layer2")
-    _add_tar_layer(layout, LAYER_TAGS[1], LAYER_TAGS[2], layer2, "opaque dir, symlinks, motd/")
+    step2 = _tar_step("opaque dir, symlinks, motd/")
+    add_tar_layer(layout, LAYER_TAGS[1], LAYER_TAGS[2], layer2, step2)
     run(["umoci", "gc", "--layout", str(layout)])
 
     unpacked = dest / "unpacked"
@@ -190,7 +191,7 @@ def build_debian(dest: Path, debs_dir: Path = DEBS_DIR) -> DebianImage:
         tree=tree_facts(rootfs),
         packages=packages,
         dpkg_query=query,
-        os_release=_os_release(rootfs / "etc" / "os-release"),
+        os_release=os_release_pairs(rootfs / "etc" / "os-release"),
         debs=deb_paths,
     )
 
@@ -278,32 +279,6 @@ def _layer2_tree(tree: Path) -> Path:
     return tree
 
 
-def _add_tar_layer(layout: Path, base: str, tag: str, tree: Path, what: str) -> None:
-    archive = tree.with_suffix(".tar")
-    gnu_tar(tree, archive)
-    run(
-        [
-            "umoci",
-            "raw",
-            "add-layer",
-            "--image",
-            f"{layout}:{base}",
-            "--tag",
-            tag,
-            "--history.created",
-            CREATED,
-            "--history.created_by",
-            f"tar --create --format=gnu --sort=name ({what})",
-            str(archive),
-        ]
-    )
-
-
-def _os_release(path: Path) -> tuple[tuple[str, str], ...]:
-    """KEY=value pairs of os-release(5), shell quoting removed."""
-    pairs = []
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            pairs.append((key.strip(), " ".join(shlex.split(value))))
-    return tuple(pairs)
+def _tar_step(what: str) -> str:
+    """The history step of a layer packed by :func:`~._tools.gnu_tar`."""
+    return f"tar --create --format=gnu --sort=name ({what})"

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from . import layout as oci
-from ._tools import CREATED, ToolFailedError, gnu_tar, run, sha256_file
+from ._tools import ToolFailedError, add_tar_layer, run, sha256_file
 from .debian import DebianImage, build_debian
 from .facts import TreeFacts, tree_facts
 
@@ -294,24 +294,7 @@ def _add_big_file_layer(base: Path, debian: DebianImage) -> None:
     target.chmod(0o644)
     for directory in (target.parent, target.parent.parent):
         directory.chmod(0o755)
-    archive = base.parent / "big.tar"
-    gnu_tar(tree, archive)
-    run(
-        [
-            "umoci",
-            "raw",
-            "add-layer",
-            "--image",
-            f"{base}:{debian.tag}",
-            "--tag",
-            "big",
-            "--history.created",
-            CREATED,
-            "--history.created_by",
-            f"cat {' '.join(BIG_FILE_PARTS)} > {BIG_FILE}",
-            str(archive),
-        ]
-    )
+    add_tar_layer(base, debian.tag, "big", tree, f"cat {' '.join(BIG_FILE_PARTS)} > {BIG_FILE}")
 
 
 @contextmanager

@@ -40,8 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import layout as oci
-from ._tools import CREATED, TAR_MTIME, run
-from .debian import _os_release
+from ._tools import CREATED, TAR_MTIME, os_release_pairs, run
 from .facts import Change, LayerFacts, TreeFacts, describe_layers, tree_facts
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "packages"
@@ -197,7 +196,7 @@ def build_rpm(dest: Path, specs_dir: Path = SPECS_DIR) -> RpmImage:
         files=tuple(sorted(_row3(line) for line in files.splitlines())),
         rootfs=rootfs,
         tree=tree,
-        os_release=_os_release(rootfs / "usr" / "lib" / "os-release"),
+        os_release=os_release_pairs(rootfs / "usr" / "lib" / "os-release"),
         rpms=tuple(sorted(path.name for path in rpms.values())),
     )
 
