@@ -299,10 +299,8 @@ class RegistryClient:
         """The token a :class:`~ociinspect.distribution.flow.GetToken` step asks for (within
         the operation deadline ``until``); its value joins the client's secrets.
 
-        The first time a token is fetched for requests to ``origin``, :attr:`preconnect`
-        connections to ``origin`` are opened meanwhile (the token round trips hide their
-        connects): the requests a call fans out next (a manifest per platform) then start
-        on open connections. Only connections are opened, nothing is sent on them."""
+        In a :meth:`fanout` call, the first token fetched for requests to ``origin`` has
+        connections to ``origin`` opened meanwhile (:meth:`_warm`)."""
 
         def fetch() -> auth.Token:
             if origin is not None:

@@ -717,7 +717,7 @@ class RequestsTransport:
         prepared = requests.Request("GET", target.geturl()).prepare()
         verify = True if self.verify is None else self.verify
         pool = self._adapter.get_connection_with_tls_context(prepared, verify, {}, None)
-        warmed = Warmed(self, connect_timeout)
+        warmed = Warmed(self)
         warmed.thread = threading.Thread(
             target=_fill, args=(pool, count, connect_timeout, warmed),
             name="ociinspect-preconnect", daemon=True,
@@ -732,24 +732,29 @@ class RequestsTransport:
 class Warmed:
     """The connections one :meth:`RequestsTransport.warm` opened (in :attr:`thread`)."""
 
-    def __init__(self, transport: RequestsTransport, connect_timeout: float) -> None:
+    def __init__(self, transport: RequestsTransport) -> None:
         self._transport = transport
-        self._timeout = connect_timeout
         self.thread: threading.Thread | None = None
         self.opened: list[Any] = []
+        self.released = False
 
-    def _opened(self, conn: Any) -> None:
+    def _opened(self, conn: Any) -> bool:
+        """Keep ``conn`` as opened for the call; False once the call has ended (then the
+        caller closes it: nothing will use it)."""
         with self._transport._unused_lock:
+            if self.released:
+                return False
             self.opened.append(conn)
             self._transport._unused.add(conn)
+            return True
 
     def release_unused(self) -> int:
-        """Close the connections it opened that no request has used; how many. (A request
-        that takes one of them from the pool right now reconnects: never an error.)"""
-        if self.thread is not None:
-            self.thread.join(self._timeout + 1)
+        """Close the connections it opened that no request has used; how many. One still
+        connecting is closed as soon as it is open. (A request that takes one of them from the
+        pool right now reconnects: never an error.)"""
         transport = self._transport
         with transport._unused_lock:
+            self.released = True
             idle = [conn for conn in self.opened if conn in transport._unused]
             for conn in idle:
                 transport._unused.discard(conn)
@@ -780,8 +785,8 @@ def _fill(
                 log.debug("preconnect to %s failed: %s", pool.host, type(exc).__name__)
                 conn.close()
             else:
-                if warmed is not None:
-                    warmed._opened(conn)  # noqa: SLF001
+                if warmed is not None and not warmed._opened(conn):  # noqa: SLF001
+                    conn.close()  # the call has ended meanwhile
         pool._put_conn(conn)  # noqa: SLF001
 
     workers = [threading.Thread(target=connect, args=(c,), daemon=True) for c in taken[1:]]
