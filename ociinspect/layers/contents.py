@@ -363,7 +363,9 @@ class _Stream:
     def tell(self) -> int:
         return self._start + self._pos
 
-    def read(self, size: int = -1) -> bytes:
+    def _spend(self, size: int) -> None:
+        """Take ``size`` bytes of header data from :attr:`budget` (:attr:`Limits.max_pax_header`
+        per entry), refusing before a byte is read."""
         if size < 0:
             raise ValueError("_Stream.read needs a size")
         if size > self.budget:
@@ -373,6 +375,9 @@ class _Stream:
                 self._limits.max_pax_header - self.budget + size,
             )
         self.budget -= size
+
+    def read(self, size: int = -1) -> bytes:
+        self._spend(size)
         end = self._pos + size
         if end <= len(self._buf):
             out = self._buf[self._pos : end]

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..errors import ArchiveError, DigestMismatchError, OCIInspectError, SizeLimitError
+from ..errors import ArchiveError, DigestMismatchError, OCIInspectError
 from . import seekable
 from .compression import decompressor
 from .contents import Limits, _check_end, _entry, _normalise
@@ -211,15 +211,7 @@ class _Stream(_TarStream):
                 sink.write(part)
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            raise ValueError("_Stream.read needs a size")
-        if size > self.budget:
-            raise SizeLimitError(
-                f"{self._what}: tar header data of the entry at offset {self.tell()}",
-                self._limits.max_pax_header,
-                self._limits.max_pax_header - self.budget + size,
-            )
-        self.budget -= size
+        self._spend(size)
         parts = []
         need = size
         while need:
